@@ -29,7 +29,7 @@ class SBertTextEncoder:
         self.device = pick_device(device)
         self.model = SentenceTransformer(model_path, device=str(self.device))
         self.model.eval()
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length)
 
     def count_tokens(self, texts: Sequence[str]) -> np.ndarray:

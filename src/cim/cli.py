@@ -1,0 +1,198 @@
+"""The `cim` command: parse arguments, call the library, print results. Heavy imports stay inside commands."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(help="Cross-modal Identity Mapping: retrieval-based caption rewards.", no_args_is_help=True)
+gallery_app = typer.Typer(help="Build, import and inspect galleries.", no_args_is_help=True)
+shapes_app = typer.Typer(help="The embedded shapes world.", no_args_is_help=True)
+app.add_typer(gallery_app, name="gallery")
+app.add_typer(shapes_app, name="shapes")
+console = Console(stderr=True)
+out_console = Console()
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Progress]:
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console) as bar:
+        bar.add_task(description, total=None)
+        yield bar
+
+
+def _quiet_libraries() -> None:
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+
+
+def fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+@gallery_app.command("build")
+def gallery_build(
+    out: Path = typer.Option(..., "--out", help="Gallery folder to create (or resume)."),
+    items: Optional[Path] = typer.Option(None, "--items", help='JSONL of {"id", "caption", "image"} lines.'),
+    shapes: Optional[int] = typer.Option(None, "--shapes", help="Build from the first N scenes of the shapes world's gallery split."),
+    text_encoder: str = typer.Option("minilm", help="Text encoder spec: minilm, sbert:<id|path>, hf-clip:<id|path>, openclip:<arch>/<pretrained>."),
+    image_encoder: str = typer.Option("efficientnet-lite0", help="Image encoder spec: efficientnet-lite0, hf-clip:…, openclip:…, dinov2:…"),
+    pooling: str = typer.Option("global", help="Image pooling: global, grid2 or grid3."),
+    image_size: Optional[int] = typer.Option(None, help="Encoder input size in pixels (default: the encoder's; 128 for --shapes)."),
+    chunk_size: int = typer.Option(256, help="Rows embedded and saved together (the unit of resume)."),
+    workers: int = typer.Option(1, help="Data-loader processes decoding or rendering images."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 … (default: cuda if available)."),
+) -> None:
+    """Embed items into a gallery folder. Resumes after a kill; shards under `accelerate launch`."""
+    from cim.errors import CIMError
+    from cim.gallery.build import BuildConfig, build_gallery
+    from cim.gallery.items import read_items, shapes_items
+
+    if (items is None) == (shapes is None):
+        fail("give exactly one of --items FILE or --shapes N")
+    _quiet_libraries()
+    try:
+        if shapes is not None:
+            item_list, source = shapes_items(shapes), {"kind": "shapes", "split": "gallery", "count": shapes}
+            image_size = image_size or 128
+        else:
+            item_list, source = read_items(items), {"kind": "items", "file": str(items)}
+        config = BuildConfig(text_encoder, image_encoder, pooling, image_size, chunk_size, device=device, num_workers=workers)
+        with progress_bar("embedding") as bar:
+            task = bar.task_ids[0]
+            manifest = build_gallery(item_list, out, config, source, lambda done, total: bar.update(task, completed=done, total=total))
+    except (CIMError, ImportError) as error:
+        fail(str(error))
+    if manifest is not None:
+        out_console.print(f"gallery: {out} ({manifest.count} items, content hash {manifest.content_hash[:12]})")
+
+
+@gallery_app.command("import")
+def gallery_import(
+    text_emb: Path = typer.Option(..., help="Release .pt file of caption embeddings (rows × dim)."),
+    image_emb: Path = typer.Option(..., help="Release .pt file of image embeddings (rows × dim)."),
+    captions: Path = typer.Option(..., help="Caption list: .json list, .jsonl or .txt (one per line), row-aligned."),
+    out: Path = typer.Option(..., "--out", help="Gallery folder to write."),
+    text_encoder: str = typer.Option("sbert:sentence-transformers/all-mpnet-base-v2", help="Spec of the encoder that made the text embeddings."),
+    image_encoder: str = typer.Option("openclip:ViT-H-14/laion2b_s32b_b79k", help="Spec of the encoder that made the image embeddings."),
+) -> None:
+    """Turn the research release's embedding files into a gallery (ids are row numbers)."""
+    from cim.errors import CIMError
+    from cim.gallery.importer import import_release
+
+    try:
+        manifest = import_release(text_emb, image_emb, captions, out, text_encoder, image_encoder)
+    except CIMError as error:
+        fail(str(error))
+    out_console.print(f"gallery: {out} ({manifest.count} items, content hash {manifest.content_hash[:12]})")
+
+
+@gallery_app.command("info")
+def gallery_info(path: Path = typer.Argument(..., help="Gallery folder."), verify: bool = typer.Option(False, help="Re-check file checksums.")) -> None:
+    """Print a gallery's manifest."""
+    from cim.errors import CIMError
+    from cim.gallery.store import Gallery
+
+    try:
+        gallery = Gallery.load(path, verify=verify)
+    except CIMError as error:
+        fail(str(error))
+    out_console.print_json(gallery.manifest.model_dump_json())
+
+
+def summary_table(summaries: dict[str, dict]) -> Table:
+    table = Table("captions", "rows", "errors", "reward", "QIR", "GRC", "tokens", "truncated")
+    for name, s in summaries.items():
+        table.add_row(
+            name, str(s["rows"]), str(s["errors"]),
+            *(f"{s[f'{m}_mean']:.4f} ± {s[f'{m}_se']:.4f}" for m in ("reward", "qir", "grc")),
+            f"{s['tokens_mean']:.1f}", str(s["truncated"]),
+        )
+    return table
+
+
+@app.command("score")
+def score(
+    gallery: Path = typer.Option(..., help="Gallery folder."),
+    captions: Path = typer.Option(..., help='JSONL of {"id", "caption", "image" or "source_id"} lines.'),
+    out: Path = typer.Option(..., "--out", help="Output JSONL, one record per input line."),
+    k: int = typer.Option(3, help="Retrieved items per caption."),
+    beta: float = typer.Option(1.0, help="Weight of QIR in the reward GRC + β·QIR."),
+    mode: str = typer.Option("clean", help="clean: never retrieve the source's own item; official: as the release."),
+    retrieval: str = typer.Option("text", help="text: caption→gallery captions (the paper's); image: caption→gallery images."),
+    index: str = typer.Option("exact", help="exact, faiss-flat, faiss-ivf, faiss-hnsw or faiss:<factory>."),
+    center_images: bool = typer.Option(False, help="Centre image embeddings on the gallery mean before normalising."),
+    batch_size: int = typer.Option(256, help="Captions per scorer call."),
+    resume: bool = typer.Option(False, help="Keep OUT's records and score only the lines not in it."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda … (default: cuda if available)."),
+) -> None:
+    """Score captions with the CIM reward; bad rows get error records, the rest are still scored."""
+    from cim.errors import CIMError
+    from cim.reward.score_file import score_file
+    from cim.reward.scorer import CIMScorer
+
+    _quiet_libraries()
+    try:
+        scorer = CIMScorer(gallery, k=k, beta=beta, mode=mode, retrieval=retrieval, index=index,
+                           center_images=center_images, device=device, batch_size=min(batch_size, 64))
+        with progress_bar("scoring") as bar:
+            task = bar.task_ids[0]
+            summary = score_file(scorer, captions, out, batch_size, resume, lambda n: bar.advance(task, n))
+    except (CIMError, ImportError) as error:
+        fail(str(error))
+    out_console.print(summary_table({captions.name: summary}))
+    if summary["errors"]:
+        console.print(f"[yellow]{summary['errors']} rows had errors; see the 'error' field in {out}[/yellow]")
+
+
+@shapes_app.command("export")
+def shapes_export(
+    split: str = typer.Option("test", help="gallery, train, val or test (SHAPES-500)."),
+    level: str = typer.Option("complete", help="complete, no-attributes, one-object or wrong."),
+    out: Path = typer.Option(..., "--out", help="Folder for images/ and captions.jsonl."),
+    size: int = typer.Option(128, help="Render size in pixels."),
+    n: Optional[int] = typer.Option(None, help="Only the first N scenes."),
+    seed: int = typer.Option(0, help="Seed of the caption variants."),
+) -> None:
+    """Write a split's scenes as PNGs plus a captions JSONL for `cim score`."""
+    from cim.shapes import export_split
+
+    try:
+        path = export_split(split, level, out, size=size, n=n, seed=seed)
+    except ValueError as error:
+        fail(str(error))
+    out_console.print(f"captions: {path}")
+
+
+@app.command("demo")
+def demo(
+    workdir: Path = typer.Option(Path("runs/demo"), help="Where results go."),
+    gallery_size: int = typer.Option(20000, help="Scenes in the shapes gallery (cached between runs)."),
+) -> None:
+    """The main job on the embedded default: build the shapes gallery, score SHAPES-500 caption levels."""
+    from cim.demo import run_demo
+
+    _quiet_libraries()
+    with progress_bar("demo") as bar:
+        task = bar.task_ids[0]
+        result = run_demo(workdir, gallery_size, lambda what, done, total: bar.update(task, description=what, completed=done, total=total))
+    out_console.print(summary_table(result["summaries"]))
+    for check in result["checks"]:
+        out_console.print(check)
+    out_console.print(f"results: {workdir / 'results.json'}")
+    out_console.print(json.dumps({"ordered": result["ordered"]}))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""On-disk galleries: build, load, import."""

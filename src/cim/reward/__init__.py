@@ -1,0 +1,1 @@
+"""The CIM reward: pure formulas and the Scorer over a gallery."""

@@ -1,0 +1,195 @@
+"""CIMScorer: the one implementation of the CIM reward over a gallery.
+
+Per batch: one text-encoder pass, one search, one gather of retrieved image embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from cim.encoders.base import ImageEncoder, TextEncoder
+from cim.encoders.registry import load_image_encoder, load_text_encoder
+from cim.errors import InputError
+from cim.gallery.manifest import check_encoder
+from cim.gallery.store import Gallery
+from cim.index.registry import make_index
+from cim.reward.formulas import cim_reward, grc, image_similarities, qir
+from cim.reward.sources import Source, SourceEmbeddingCache
+
+MODES = ("clean", "official")
+RETRIEVALS = ("text", "image")
+
+
+@dataclass(frozen=True)
+class ScorerOptions:
+    """Reward options; validated on creation."""
+
+    k: int = 3
+    beta: float = 1.0
+    mode: Literal["clean", "official"] = "clean"
+    retrieval: Literal["text", "image"] = "text"
+    index: str = "exact"
+    center_images: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; valid: {', '.join(MODES)}")
+        if self.retrieval not in RETRIEVALS:
+            raise ValueError(f"unknown retrieval {self.retrieval!r}; valid: {', '.join(RETRIEVALS)}")
+        if not isinstance(self.k, int) or self.k < 1:
+            raise ValueError(f"k must be a positive integer, got {self.k!r}")
+
+
+@dataclass
+class CaptionScore:
+    """The reward of one caption and what it retrieved."""
+
+    reward: float
+    qir: float
+    grc: float
+    retrieved_ids: list[str]
+    text_sims: list[float]
+    image_sims: list[float]
+    n_tokens: int
+    truncated: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(data.pop("extra"))
+        return data
+
+
+class CIMScorer:
+    """Score captions against their source images: Υ = GRC + β·QIR over the top-k retrieved items.
+
+    A source is a gallery id (str), an image file (pathlib.Path) or a PIL image. In "clean" mode
+    (default) a source's own gallery item is never retrieved; "official" reproduces the release,
+    which looks the source up by gallery row and does not exclude it.
+    """
+
+    def __init__(
+        self,
+        gallery: Gallery | str | Path,
+        k: int = 3,
+        beta: float = 1.0,
+        mode: Literal["clean", "official"] = "clean",
+        retrieval: Literal["text", "image"] = "text",
+        index: str = "exact",
+        center_images: bool = False,
+        text_encoder: TextEncoder | None = None,
+        image_encoder: ImageEncoder | None = None,
+        device: str | None = None,
+        batch_size: int = 64,
+    ) -> None:
+        self.gallery = gallery if isinstance(gallery, Gallery) else Gallery.load(gallery)
+        self.options = ScorerOptions(k, beta, mode, retrieval, index, center_images)
+        limit = len(self.gallery) - (1 if mode == "clean" else 0)
+        if k > limit:
+            raise InputError(f"k={k} is larger than the {limit} gallery items a caption can retrieve in {mode} mode")
+        manifest = self.gallery.manifest
+        if text_encoder is None:
+            text_encoder = load_text_encoder(manifest.text_encoder["spec"], device=device)
+        check_encoder("text", manifest.text_encoder, text_encoder.describe())
+        if image_encoder is not None:
+            check_encoder("image", manifest.image_encoder, image_encoder.describe())
+        self.text_encoder = text_encoder
+        self.batch_size = batch_size
+        self.sources = SourceEmbeddingCache(lambda: image_encoder or self._load_image_encoder(device))
+        self.index = make_index(index, self._retrieval_matrix(), device=device, cache_key=manifest.content_hash)
+        self._image_mean = self._gallery_image_mean() if center_images else None
+
+    def _load_image_encoder(self, device: str | None) -> ImageEncoder:
+        info = self.gallery.manifest.image_encoder
+        encoder = load_image_encoder(info["spec"], info.get("pooling", "global"), info.get("image_size"), device)
+        check_encoder("image", info, encoder.describe())
+        return encoder
+
+    def _retrieval_matrix(self) -> np.ndarray:
+        if self.options.retrieval == "text":
+            return self.gallery.text_emb
+        text, image = self.gallery.manifest.text_encoder, self.gallery.manifest.image_encoder
+        if text["spec"] != image["spec"] or text["dim"] != image["dim"] or image.get("pooling", "global") != "global":
+            raise InputError(
+                "text→image retrieval needs one encoder for both modalities (e.g. hf-clip or openclip) "
+                f"with global pooling; this gallery has text {text['spec']!r} and image {image['spec']!r} "
+                f"({image.get('pooling')} pooling)"
+            )
+        return self.gallery.image_emb
+
+    def _gallery_image_mean(self, chunk: int = 65_536) -> torch.Tensor:
+        emb = self.gallery.image_emb
+        total = sum(np.asarray(emb[i : i + chunk], dtype=np.float64).sum(0) for i in range(0, len(emb), chunk))
+        return torch.from_numpy(total / len(emb)).float()
+
+    def _image_space(self, vectors: torch.Tensor) -> torch.Tensor:
+        """ṽ(·): renormalise (fp16 storage) and optionally centre on the gallery mean first."""
+        if self._image_mean is not None:
+            vectors = vectors - self._image_mean
+        return F.normalize(vectors.float(), dim=-1)
+
+    def _resolve_sources(self, sources: Sequence[Source]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Source embeddings (b, d) and the gallery row each query must not retrieve (-1: none)."""
+        rows = torch.full((len(sources),), -1, dtype=torch.int64)
+        vectors: list[torch.Tensor | None] = [None] * len(sources)
+        images: list[tuple[int, Path | Image.Image]] = []
+        for i, source in enumerate(sources):
+            if isinstance(source, str):
+                rows[i] = self.gallery.row(source)
+                vectors[i] = torch.from_numpy(np.asarray(self.gallery.image_emb[rows[i].item()], dtype=np.float32))
+            elif isinstance(source, (Path, Image.Image)):
+                if self.options.mode == "official":
+                    raise InputError(f"source {i}: official mode looks sources up by gallery id; got an image")
+                images.append((i, source))
+            else:
+                raise InputError(
+                    f"source {i}: expected a gallery id (str), an image path (pathlib.Path) or a PIL image, "
+                    f"got {type(source).__name__}"
+                )
+        if images:
+            for (i, _), vector in zip(images, self.sources.embed([src for _, src in images], self.batch_size)):
+                vectors[i] = vector
+        exclude = rows if self.options.mode == "clean" else torch.full_like(rows, -1)
+        return torch.stack(vectors), exclude
+
+    def score(self, captions: Sequence[str], sources: Sequence[Source]) -> list[CaptionScore]:
+        """Score each caption against its source; one encoder pass and one search per call."""
+        if len(captions) != len(sources):
+            raise InputError(f"{len(captions)} captions but {len(sources)} sources")
+        for i, caption in enumerate(captions):
+            if not isinstance(caption, str) or not caption.strip():
+                raise InputError(f"caption {i} is empty or not a string")
+        if not captions:
+            return []
+        k = self.options.k
+        source_vectors, exclude = self._resolve_sources(sources)
+        text = self.text_encoder.encode(list(captions), batch_size=self.batch_size)
+        text_sims, rows = self.index.search(text.vectors, k, exclude)  # (b, k) each
+        retrieved = torch.from_numpy(np.asarray(self.gallery.image_emb[rows.flatten().numpy()], dtype=np.float32))
+        retrieved = self._image_space(retrieved.view(len(captions), k, -1))  # (b, k, d)
+        source_vectors = self._image_space(source_vectors)
+        qir_values, grc_values = qir(source_vectors, retrieved), grc(retrieved)
+        rewards = cim_reward(qir_values, grc_values, self.options.beta)
+        image_sims = image_similarities(source_vectors, retrieved)
+        ids = self.gallery.ids
+        return [
+            CaptionScore(
+                reward=float(rewards[i]),
+                qir=float(qir_values[i]),
+                grc=float(grc_values[i]),
+                retrieved_ids=[ids[r] for r in rows[i].tolist()],
+                text_sims=text_sims[i].tolist(),
+                image_sims=image_sims[i].tolist(),
+                n_tokens=int(text.n_tokens[i]),
+                truncated=bool(text.truncated[i]),
+            )
+            for i in range(len(captions))
+        ]

@@ -1,0 +1,65 @@
+"""Source images for the reward: gallery ids, image files or PIL images, with an embedding cache."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Union
+
+import torch
+from PIL import Image
+
+from cim.encoders.base import ImageEncoder
+from cim.errors import InputError
+from cim.gallery.items import open_image
+
+# A gallery id (str), an image file (pathlib.Path) or a decoded image.
+Source = Union[str, Path, Image.Image]
+
+
+def source_key(source: Path | Image.Image) -> tuple:
+    """Cache key of an image source: path + modification time, or a hash of the pixels."""
+    if isinstance(source, Path):
+        resolved = source.resolve()
+        try:
+            return ("path", str(resolved), resolved.stat().st_mtime_ns)
+        except OSError as error:
+            raise InputError(f"image not found or unreadable: {error}", source=str(source)) from error
+    digest = hashlib.sha1(source.tobytes()).hexdigest()
+    return ("pixels", source.mode, source.size, digest)
+
+
+class SourceEmbeddingCache:
+    """Embeds image sources once; keeps the most recent `capacity` embeddings."""
+
+    def __init__(self, encoder_factory: Callable[[], ImageEncoder], capacity: int = 100_000) -> None:
+        self._encoder_factory = encoder_factory
+        self._encoder: ImageEncoder | None = None
+        self._cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self.capacity = capacity
+
+    @property
+    def encoder(self) -> ImageEncoder:
+        if self._encoder is None:
+            self._encoder = self._encoder_factory()
+        return self._encoder
+
+    def embed(self, sources: Sequence[Path | Image.Image], batch_size: int = 64) -> torch.Tensor:
+        """(n, dim) float32 embeddings of image sources, computing only the ones not cached."""
+        keys = [source_key(source) for source in sources]
+        missing = {key: source for key, source in zip(keys, sources) if key not in self._cache}
+        pending = list(missing.items())
+        for start in range(0, len(pending), batch_size):
+            part = pending[start : start + batch_size]
+            images = [open_image(str(src)) if isinstance(src, Path) else src.convert("RGB") for _, src in part]
+            pixels = torch.stack([self.encoder.preprocess(image) for image in images])
+            for (key, _), vector in zip(part, self.encoder.embed(pixels)):
+                self._cache[key] = vector
+        for key in keys:
+            self._cache.move_to_end(key)
+        result = torch.stack([self._cache[key] for key in keys])
+        while len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+        return result
