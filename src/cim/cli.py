@@ -37,7 +37,9 @@ def _quiet_libraries() -> None:
 
 
 def fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(2)
 
 
@@ -148,6 +150,8 @@ def score(
                            center_images=center_images, device=device, batch_size=min(batch_size, 64))
         with progress_bar("scoring") as bar:
             task = bar.task_ids[0]
+            if captions.is_file():
+                bar.update(task, total=sum(1 for line in captions.open("rb") if line.strip()))
             summary = score_file(scorer, captions, out, batch_size, resume, lambda n: bar.advance(task, n))
     except (CIMError, ImportError) as error:
         fail(str(error))

@@ -95,7 +95,7 @@ class _Ranks:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             from accelerate import PartialState
 
-            self.state = PartialState()
+            self.state = PartialState(cpu=not torch.cuda.is_available())  # gloo on CPU-only machines
             self.rank, self.world = self.state.process_index, self.state.num_processes
 
     def barrier(self) -> None:

@@ -61,5 +61,7 @@ def open_image(reference: str, render_size: int = 128) -> Image.Image:
     try:
         with Image.open(reference) as image:
             return image.convert("RGB")
+    except FileNotFoundError as error:
+        raise InputError("image not found", source=reference) from error
     except (OSError, UnidentifiedImageError) as error:
         raise InputError(f"unreadable image: {error}", source=reference) from error

@@ -46,7 +46,7 @@ def _parse(path: Path, line: int, value: dict[str, Any] | InputError, scorer: CI
         try:
             image = open_image(str(image_path))
         except InputError as error:
-            raise InputError(f"image {image_path}: {error}", **where) from error
+            raise InputError(str(error), **where) from error
         return _Row(line, value.get("id"), caption, image)
     raise InputError("needs an 'image' path or a 'source_id'", **where)
 

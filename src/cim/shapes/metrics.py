@@ -1,0 +1,142 @@
+"""Scores of stated facts against true facts, and relation question answering from a caption.
+
+Conventions: precision of an empty prediction is 1.0 (it states nothing false); recall against an
+empty truth is 1.0 (nothing to find); F1 is 0.0 when precision + recall is 0.
+Relation QA: "unknown" scores 0.5, the expected score of a yes/no guess.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cim.shapes.facts import Facts, scene_facts
+from cim.shapes.scene import Scene, stable_seed
+from cim.shapes.vocab import CANONICAL_OF, OPPOSITE, RELATIONS, canonical_relation, check_choice
+
+ANSWERS: tuple[str, ...] = ("yes", "no", "unknown")
+
+
+def _prf(predicted: frozenset, truth: frozenset) -> tuple[float, float, float]:
+    hits = len(predicted & truth)
+    precision = hits / len(predicted) if predicted else 1.0
+    recall = hits / len(truth) if truth else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def fact_scores(predicted: Facts, truth: Facts) -> dict[str, float]:
+    """Precision, recall and F1 per fact kind ("object_*", "attribute_*", "relation_*") and pooled ("all_*")."""
+    scores: dict[str, float] = {}
+    pairs = {
+        "object": (predicted.objects, truth.objects),
+        "attribute": (predicted.attributes, truth.attributes),
+        "relation": (predicted.relations, truth.relations),
+        "all": (predicted.tagged(), truth.tagged()),
+    }
+    for name, (p, t) in pairs.items():
+        precision, recall, f1 = _prf(frozenset(p), frozenset(t))
+        scores[f"{name}_precision"], scores[f"{name}_recall"], scores[f"{name}_f1"] = precision, recall, f1
+    return scores
+
+
+@dataclass(frozen=True)
+class RelationQuestion:
+    """ "Is the <a> <relation> the <b>?" with its true answer ("yes" or "no")."""
+
+    a: str
+    relation: str
+    b: str
+    answer: str
+
+    def __post_init__(self) -> None:
+        canonical_relation(self.a, self.relation, self.b)  # validates shapes and relation word
+        check_choice("answer", self.answer, ("yes", "no"))
+
+    @property
+    def text(self) -> str:
+        """The question in words."""
+        return f"Is the {self.a} {self.relation} the {self.b}?"
+
+
+def relation_questions(scene: Scene, n: int = 5) -> list[RelationQuestion]:
+    """n yes/no relation questions about `scene`, deterministic per scene id.
+
+    Questions are over pairs whose relation on that axis is defined (different columns or rows).
+    n // 2 or n - n // 2 of them (chosen by the seeded rng) are "yes"; a "no" question asks the
+    reversed relation. Distinct questions while the scene has enough, then repeats.
+    """
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    rng = random.Random(stable_seed("cim.shapes.relation_questions", scene.id))
+    yes, no = [], []
+    for a, word, b in sorted(scene_facts(scene).relations):
+        for x, w, y in ((a, word, b), (b, OPPOSITE[word], a)):
+            yes.append(RelationQuestion(x, w, y, "yes"))
+            no.append(RelationQuestion(x, OPPOSITE[w], y, "no"))
+    n_yes = rng.choice(sorted({n // 2, n - n // 2}))
+
+    def pick(pool: list[RelationQuestion], k: int) -> list[RelationQuestion]:
+        chosen: list[RelationQuestion] = []
+        while len(chosen) < k:
+            chosen += rng.sample(pool, min(len(pool), k - len(chosen)))
+        return chosen
+
+    questions = pick(yes, n_yes) + pick(no, n - n_yes)
+    rng.shuffle(questions)
+    return questions
+
+
+def _derivable(relations: frozenset[tuple[str, str, str]], word: str) -> set[tuple[str, str]]:
+    """Pairs (a, b) with a <word> b stated or implied by transitivity (word canonical)."""
+    edges: dict[str, set[str]] = {}
+    for a, w, b in relations:
+        if w == word:
+            edges.setdefault(a, set()).add(b)
+    reach: set[tuple[str, str]] = set()
+    for start in edges:
+        stack, seen = [start], set()
+        while stack:
+            for nxt in edges.get(stack.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        reach |= {(start, end) for end in seen}
+    return reach
+
+
+def answer_question(question: RelationQuestion, facts: Facts) -> str:
+    """Answer from the facts alone: "yes" if the asked relation is stated (or follows by transitivity
+    on the same axis), "no" if the opposite is, "unknown" if neither or both."""
+    check_choice("relation", question.relation, RELATIONS)
+    a, word, b = canonical_relation(question.a, question.relation, question.b)
+    derived = _derivable(facts.relations, CANONICAL_OF[word])
+    asked, opposite = (a, b) in derived, (b, a) in derived
+    if asked and not opposite:
+        return "yes"
+    if opposite and not asked:
+        return "no"
+    return "unknown"
+
+
+def relation_qa_accuracy(answers: Sequence[str], questions: Sequence[RelationQuestion]) -> dict[str, float]:
+    """{"accuracy", "unknown_fraction"}: right = 1, wrong = 0, "unknown" = 0.5 (a guess's expectation)."""
+    if len(answers) != len(questions) or not questions:
+        raise ValueError(f"need as many answers as questions (> 0), got {len(answers)} and {len(questions)}")
+    total = 0.0
+    unknown = 0
+    for answer, question in zip(answers, questions, strict=True):
+        check_choice("answer", answer, ANSWERS)
+        if answer == "unknown":
+            total += 0.5
+            unknown += 1
+        else:
+            total += float(answer == question.answer)
+    return {"accuracy": total / len(questions), "unknown_fraction": unknown / len(questions)}
+
+
+def relation_qa(scene: Scene, facts: Facts, n: int = 5) -> dict[str, float]:
+    """Relation QA of a caption's facts on the scene's n questions (see `relation_qa_accuracy`)."""
+    questions = relation_questions(scene, n)
+    return relation_qa_accuracy([answer_question(q, facts) for q in questions], questions)
