@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from cim.gallery.store import write_gallery
+from cim.gallery.synthetic import write_random_gallery
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 180, 30), "blue": (30, 30, 220), "yellow": (230, 210, 20)}
 SHAPES = ("circle", "square")
@@ -27,19 +27,12 @@ def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 @pytest.fixture(scope="session")
 def random_gallery(tmp_path_factory) -> Path:
     """200 items with random unit embeddings: text 384-d (MiniLM's width), image 32-d."""
-    rng = np.random.default_rng(0)
     out = tmp_path_factory.mktemp("random_gallery")
-    n = 200
-    write_gallery(
+    write_random_gallery(
         out,
-        [f"item-{i}" for i in range(n)],
-        [f"caption {i}" for i in range(n)],
-        ["" for _ in range(n)],
-        unit_rows(rng, n, 384),
-        unit_rows(rng, n, 32),
+        200,
         {"spec": "minilm", "dim": 384, "max_tokens": 256, "normalised": True},
         {"spec": "efficientnet-lite0", "dim": 32, "pooling": "global", "image_size": 64, "normalised": True},
-        {"kind": "test-random"},
     )
     return out
 

@@ -83,3 +83,14 @@ def test_backend_names():
     assert faiss_factory("faiss:IVF64,PQ8", 10) == "IVF64,PQ8"
     with pytest.raises(ValueError, match="valid: .*exact"):
         faiss_factory("annoy", 10)
+
+
+def test_stable_topk_matches_a_full_sort_under_heavy_ties():
+    generator = torch.Generator().manual_seed(5)
+    scores = torch.randint(0, 4, (200, 50), generator=generator).float()  # many equal scores per row
+    for k in (1, 3, 7, 50):
+        values, columns = stable_topk(scores, k)
+        for row in range(len(scores)):
+            expected = sorted(range(50), key=lambda c: (-scores[row, c].item(), c))[:k]
+            assert columns[row].tolist() == expected
+            assert values[row].tolist() == scores[row, expected].tolist()

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 app = typer.Typer(help="Cross-modal Identity Mapping: retrieval-based caption rewards.", no_args_is_help=True)
@@ -46,15 +53,15 @@ def fail(message: str) -> None:
 @gallery_app.command("build")
 def gallery_build(
     out: Path = typer.Option(..., "--out", help="Gallery folder to create (or resume)."),
-    items: Optional[Path] = typer.Option(None, "--items", help='JSONL of {"id", "caption", "image"} lines.'),
-    shapes: Optional[int] = typer.Option(None, "--shapes", help="Build from the first N scenes of the shapes world's gallery split."),
+    items: Path | None = typer.Option(None, "--items", help='JSONL of {"id", "caption", "image"} lines.'),
+    shapes: int | None = typer.Option(None, "--shapes", help="Build from the first N scenes of the shapes world's gallery split."),
     text_encoder: str = typer.Option("minilm", help="Text encoder spec: minilm, sbert:<id|path>, hf-clip:<id|path>, openclip:<arch>/<pretrained>."),
     image_encoder: str = typer.Option("efficientnet-lite0", help="Image encoder spec: efficientnet-lite0, hf-clip:…, openclip:…, dinov2:…"),
     pooling: str = typer.Option("global", help="Image pooling: global, grid2 or grid3."),
-    image_size: Optional[int] = typer.Option(None, help="Encoder input size in pixels (default: the encoder's; 128 for --shapes)."),
+    image_size: int | None = typer.Option(None, help="Encoder input size in pixels (default: the encoder's; 128 for --shapes)."),
     chunk_size: int = typer.Option(256, help="Rows embedded and saved together (the unit of resume)."),
     workers: int = typer.Option(1, help="Data-loader processes decoding or rendering images."),
-    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 … (default: cuda if available)."),
+    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 … (default: cuda if available)."),
 ) -> None:
     """Embed items into a gallery folder. Resumes after a kill; shards under `accelerate launch`."""
     from cim.errors import CIMError
@@ -114,11 +121,11 @@ def gallery_info(path: Path = typer.Argument(..., help="Gallery folder."), verif
 
 
 def summary_table(summaries: dict[str, dict]) -> Table:
-    table = Table("captions", "rows", "errors", "reward", "QIR", "GRC", "tokens", "truncated")
+    table = Table("captions", "rows", "errors", "reward ± se", "QIR ± se", "GRC ± se", "tokens", "cut")
     for name, s in summaries.items():
         table.add_row(
             name, str(s["rows"]), str(s["errors"]),
-            *(f"{s[f'{m}_mean']:.4f} ± {s[f'{m}_se']:.4f}" for m in ("reward", "qir", "grc")),
+            *(f"{s[f'{m}_mean']:.3f}±{s[f'{m}_se']:.3f}" for m in ("reward", "qir", "grc")),
             f"{s['tokens_mean']:.1f}", str(s["truncated"]),
         )
     return table
@@ -137,7 +144,7 @@ def score(
     center_images: bool = typer.Option(False, help="Centre image embeddings on the gallery mean before normalising."),
     batch_size: int = typer.Option(256, help="Captions per scorer call."),
     resume: bool = typer.Option(False, help="Keep OUT's records and score only the lines not in it."),
-    device: Optional[str] = typer.Option(None, help="cpu, cuda … (default: cuda if available)."),
+    device: str | None = typer.Option(None, help="cpu, cuda … (default: cuda if available)."),
 ) -> None:
     """Score captions with the CIM reward; bad rows get error records, the rest are still scored."""
     from cim.errors import CIMError
@@ -166,7 +173,7 @@ def shapes_export(
     level: str = typer.Option("complete", help="complete, no-attributes, one-object or wrong."),
     out: Path = typer.Option(..., "--out", help="Folder for images/ and captions.jsonl."),
     size: int = typer.Option(128, help="Render size in pixels."),
-    n: Optional[int] = typer.Option(None, help="Only the first N scenes."),
+    n: int | None = typer.Option(None, help="Only the first N scenes."),
     seed: int = typer.Option(0, help="Seed of the caption variants."),
 ) -> None:
     """Write a split's scenes as PNGs plus a captions JSONL for `cim score`."""

@@ -41,8 +41,10 @@ def ordering_checks(summaries: dict[str, dict[str, Any]]) -> tuple[bool, list[st
     return ordered, lines
 
 
-def run_demo(workdir: Path, gallery_size: int = 20000, progress: DemoProgress | None = None) -> dict[str, Any]:
-    """Score the four SHAPES-500 caption levels against the default gallery in clean mode."""
+def run_demo(
+    workdir: Path, gallery_size: int = 20000, progress: DemoProgress | None = None, test_scenes: int | None = None
+) -> dict[str, Any]:
+    """Score the four SHAPES-500 caption levels (or the first `test_scenes`) against the shapes gallery, clean mode."""
     from cim.shapes import export_split
 
     workdir = Path(workdir)
@@ -52,7 +54,7 @@ def run_demo(workdir: Path, gallery_size: int = 20000, progress: DemoProgress | 
     for i, level in enumerate(LEVELS):
         if progress:
             progress(f"scoring {level}", i, len(LEVELS))
-        captions = export_split("test", level, workdir / "shapes-500" / level, size=128)
+        captions = export_split("test", level, workdir / "shapes-500" / level, size=128, n=test_scenes)
         summaries[level] = score_file(scorer, captions, workdir / "scores" / f"{level}.jsonl")
     ordered, checks = ordering_checks(summaries)
     result = {"gallery": str(gallery), "summaries": summaries, "checks": checks, "ordered": ordered}

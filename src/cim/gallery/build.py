@@ -22,7 +22,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from cim.encoders.base import ImageEncoder, TextEncoder
-from cim.encoders.registry import DEFAULT_IMAGE_ENCODER, DEFAULT_TEXT_ENCODER, load_image_encoder, load_text_encoder
+from cim.encoders.registry import (
+    DEFAULT_IMAGE_ENCODER,
+    DEFAULT_TEXT_ENCODER,
+    load_image_encoder,
+    load_text_encoder,
+)
 from cim.errors import InputError
 from cim.gallery.items import GalleryItem, open_image
 from cim.gallery.manifest import MANIFEST, GalleryManifest
@@ -42,13 +47,14 @@ class BuildConfig:
     pooling: str = "global"
     image_size: int | None = None
     chunk_size: int = 256
-    image_batch_size: int = 64
+    image_batch_size: int = 32
+    text_batch_size: int = 16
     device: str | None = None
     num_workers: int = 1
 
     def __post_init__(self) -> None:
-        if self.chunk_size < 1 or self.image_batch_size < 1:
-            raise ValueError("chunk_size and image_batch_size must be positive")
+        if min(self.chunk_size, self.image_batch_size, self.text_batch_size) < 1:
+            raise ValueError("chunk_size, image_batch_size and text_batch_size must be positive")
 
 
 class _ImageDataset(Dataset):
@@ -144,7 +150,7 @@ def build_gallery(
         rows = _chunk_range(chunk, config.chunk_size, len(items))
         if first != rows.start:
             raise RuntimeError(f"data loader returned rows out of order at chunk {chunk}")
-        text = text_encoder.encode([items[i].caption for i in rows]).vectors
+        text = text_encoder.encode([items[i].caption for i in rows], config.text_batch_size).vectors
         image = torch.cat([image_encoder.embed(part) for part in pixels.split(config.image_batch_size)])
         _save_chunk(build_dir, chunk, text, image)
         done += len(rows)

@@ -18,10 +18,15 @@ def stable_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tenso
 
     torch.topk picks arbitrarily among ties at the k-th value; rows where such ties exist are
     redone exactly: all strictly greater columns, then the lowest-index ties.
+    Needs k ≤ columns, or returns all columns ordered when there are at most k.
     """
-    values, columns = scores.topk(k, dim=1)
+    if scores.shape[1] <= k:
+        return order_by_score_then_row(scores, torch.arange(scores.shape[1], device=scores.device).expand_as(scores), k)
+    values, columns = scores.topk(k + 1, dim=1)
+    # More than k scores reach the k-th value exactly when the (k+1)-th largest equals it.
+    tied = values[:, k] == values[:, k - 1]
+    values, columns = values[:, :k], columns[:, :k]
     kth = values[:, -1:]
-    tied = (scores >= kth).sum(dim=1) > k
     if tied.any():
         sub, sub_kth = scores[tied], kth[tied]
         greater = sub > sub_kth

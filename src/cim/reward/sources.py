@@ -6,7 +6,6 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Union
 
 import torch
 from PIL import Image
@@ -16,7 +15,7 @@ from cim.errors import InputError
 from cim.gallery.items import open_image
 
 # A gallery id (str), an image file (pathlib.Path) or a decoded image.
-Source = Union[str, Path, Image.Image]
+Source = str | Path | Image.Image
 
 
 def source_key(source: Path | Image.Image) -> tuple:

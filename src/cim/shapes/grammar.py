@@ -20,6 +20,7 @@ from cim.shapes.vocab import (
     COLOUR_NAMES,
     OPPOSITE,
     SHAPES,
+    SIZES,
     check_choice,
 )
 
@@ -101,10 +102,10 @@ def level_facts(scene: Scene, level: str, rng: random.Random | None = None) -> t
     """The facts a caption of `level` states about `scene`, and the order to list its objects in.
 
     complete: all facts. no-attributes: objects and relations. one-object: one object (rng) with
-    its colour and size. wrong: the structure of complete, corrupted: every colour changed, about half
-    of the shapes (n // 2, at most the number of absent shapes) renamed to shapes absent from the
-    scene in the object list, and every relation reversed (relations keep the true shape names, so
-    they may name objects that the list does not). rng None → seeded from the scene id.
+    its colour and size. wrong: the structure of complete with every fact corrupted as far as the
+    vocabulary allows: every colour and every size changed, as many shapes as there are absent ones
+    renamed to shapes absent from the scene (consistently, in the object list and the relations), and
+    every relation reversed: a coherent description of another scene. rng None → seeded from the scene id.
     """
     check_choice("caption level", level, LEVELS)
     rng = _rng_for(scene, level, rng)
@@ -118,14 +119,14 @@ def level_facts(scene: Scene, level: str, rng: random.Random | None = None) -> t
         attributes = {a for a in truth.attributes if a[0] == obj.shape}
         return Facts(frozenset({obj.shape}), frozenset(attributes)), (obj.shape,)
     absent = [s for s in SHAPES if s not in scene.shapes]
-    k = min(len(scene.objects) // 2, len(absent))
+    k = min(len(scene.objects), len(absent))
     renamed = dict(zip(rng.sample(scene.shapes, k), rng.sample(absent, k), strict=True))
     name = {s: renamed.get(s, s) for s in scene.shapes}
     attributes = set()
     for obj in scene.objects:
         attributes.add((name[obj.shape], "colour", rng.choice([c for c in COLOUR_NAMES if c != obj.colour])))
-        attributes.add((name[obj.shape], "size", obj.size))
-    relations = frozenset((b, w, a) for a, w, b in truth.relations)
+        attributes.add((name[obj.shape], "size", next(s for s in SIZES if s != obj.size)))
+    relations = frozenset((name[b], w, name[a]) for a, w, b in truth.relations)
     order = tuple(name[s] for s in scene.shapes)
     return Facts(frozenset(order), frozenset(attributes), relations), order
 

@@ -1,0 +1,26 @@
+"""Shared by the benchmark scripts: print the headline JSON last and write it beside the results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    return {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def report(name: str, headline: dict[str, Any]) -> None:
+    """Write results/<name>.json and print the same JSON as the last line."""
+    RESULTS.mkdir(exist_ok=True)
+    text = json.dumps(headline, sort_keys=True)
+    (RESULTS / f"{name}.json").write_text(text + "\n")
+    print(text)
