@@ -231,3 +231,25 @@ def test_openclip_grid_needs_vit(tmp_path_factory) -> None:
     assert load_image_encoder(spec, device="cpu").dim == PROJ
     with pytest.raises(ValueError, match="global"):
         load_image_encoder(spec, pooling="grid2", device="cpu")
+
+
+def test_text_to_image_retrieval_with_a_shared_space_encoder(clip_dir, items_file, tmp_path) -> None:
+    """A gallery built with one CLIP for both modalities supports retrieval="image" (caption → gallery images)."""
+    from cim.gallery.build import BuildConfig, build_gallery
+    from cim.gallery.items import read_items
+    from cim.gallery.store import Gallery
+    from cim.reward.scorer import CIMScorer
+
+    spec = f"hf-clip:{clip_dir}"
+    config = BuildConfig(text_encoder=spec, image_encoder=spec, num_workers=0, device="cpu")
+    build_gallery(read_items(items_file), tmp_path / "g", config)
+    gallery = Gallery.load(tmp_path / "g")
+    assert gallery.text_emb.shape[1] == gallery.image_emb.shape[1] == PROJ
+    scorer = CIMScorer(gallery, retrieval="image", device="cpu")
+    caption = "a photo of the red car"
+    result = scorer.score([caption], ["red-circle-0"])[0]
+    query = scorer.text_encoder.encode([caption]).vectors[0].numpy()
+    sims = np.asarray(gallery.image_emb, dtype=np.float32) @ query
+    sims[gallery.row("red-circle-0")] = -np.inf  # clean mode
+    expected = [gallery.ids[r] for r in sorted(range(len(sims)), key=lambda r: (-sims[r], r))[:3]]
+    assert result.retrieved_ids == expected
