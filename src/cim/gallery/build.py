@@ -124,7 +124,9 @@ def build_gallery(
         raise InputError("a finished gallery is already here; choose another --out or delete it", source=str(out))
     ranks = _Ranks()
     build_dir = out / BUILD_DIR
-    plan = {"config": asdict(config) | {"device": None}, "count": len(items), "items_sha256": _items_digest(items)}
+    # Settings that change the arrays; device and workers may differ between a build and its resume.
+    settings = {key: value for key, value in asdict(config).items() if key not in ("device", "num_workers")}
+    plan = {"config": settings, "count": len(items), "items_sha256": _items_digest(items)}
     if ranks.rank == 0:
         _check_or_write_plan(build_dir, plan)
     ranks.barrier()

@@ -40,9 +40,13 @@ class ExactIndex:
         queries = queries.to(self.device, self._chunk(0, 1).dtype)
         exclude = exclude.to(self.device)
         best_scores, best_rows = [], []
+        # One score buffer reused by every chunk: allocating a fresh (q, chunk) matrix per chunk costs page faults.
+        buffer = torch.empty(len(queries) * min(self.chunk_rows, self.size), dtype=queries.dtype, device=self.device)
         for start in range(0, self.size, self.chunk_rows):
             stop = min(start + self.chunk_rows, self.size)
-            scores = (queries @ self._chunk(start, stop).T).float()  # (q, rows in chunk)
+            scores = buffer[: len(queries) * (stop - start)].view(len(queries), stop - start)
+            torch.matmul(queries, self._chunk(start, stop).T, out=scores)  # (q, rows in chunk)
+            scores = scores.float()
             hit = (exclude >= start) & (exclude < stop)
             scores[hit.nonzero().squeeze(1), exclude[hit] - start] = float("-inf")
             values, columns = stable_topk(scores, min(k, stop - start))
