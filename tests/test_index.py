@@ -94,3 +94,17 @@ def test_stable_topk_matches_a_full_sort_under_heavy_ties():
             expected = sorted(range(50), key=lambda c: (-scores[row, c].item(), c))[:k]
             assert columns[row].tolist() == expected
             assert values[row].tolist() == scores[row, expected].tolist()
+
+
+def test_trained_faiss_index_is_cached_beside_the_gallery(random_gallery):
+    pytest.importorskip("faiss")
+    from cim.reward.scorer import CIMScorer
+
+    first = CIMScorer(random_gallery, index="faiss:IVF4,Flat", device="cpu")
+    cached = list((random_gallery / "index").glob("IVF4_Flat-*.faiss"))
+    assert len(cached) == 1
+    stamp = cached[0].stat().st_mtime_ns
+    second = CIMScorer(random_gallery, index="faiss:IVF4,Flat", device="cpu")
+    assert cached[0].stat().st_mtime_ns == stamp  # read, not rebuilt
+    a, b = first.score(["a red circle"], ["item-3"])[0], second.score(["a red circle"], ["item-3"])[0]
+    assert a.retrieved_ids == b.retrieved_ids

@@ -46,7 +46,7 @@ def make_index(
     from cim.index.faiss_index import FaissIndex
 
     cache = None
-    if cache_dir is not None:
+    if cache_dir is not None and factory != "Flat":  # a flat index is as fast to rebuild as to read
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", factory)
-        cache = Path(cache_dir) / f"{safe}-{cache_key[:16]}.faiss"
+        cache = Path(cache_dir) / f"{safe}-{cache_key}.faiss"
     return FaissIndex(matrix, factory, nprobe=nprobe, cache=cache)

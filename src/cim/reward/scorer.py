@@ -5,6 +5,7 @@ Per batch: one text-encoder pass, one search, one gather of retrieved image embe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -104,7 +105,10 @@ class CIMScorer:
         self.text_encoder = text_encoder
         self.batch_size = batch_size
         self.sources = SourceEmbeddingCache(lambda: image_encoder or self._load_image_encoder(device))
-        self.index = make_index(index, self._retrieval_matrix(), device=device, cache_key=manifest.content_hash)
+        cache_dir = self.gallery.path / "index" if os.access(self.gallery.path, os.W_OK) else None
+        self.index = make_index(
+            index, self._retrieval_matrix(), device=device, cache_dir=cache_dir, cache_key=f"{retrieval}-{manifest.content_hash}"
+        )
         self._image_mean = self._gallery_image_mean() if center_images else None
 
     def _load_image_encoder(self, device: str | None) -> ImageEncoder:
