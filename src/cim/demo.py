@@ -19,12 +19,13 @@ LEVELS = ("complete", "no-attributes", "one-object", "wrong")
 DemoProgress = Callable[[str, int, int], None]
 
 
-def ensure_shapes_gallery(count: int, progress: DemoProgress | None = None) -> Path:
-    """Build the default shapes gallery once (resuming an interrupted build); reuse it afterwards."""
-    path = default_shapes_gallery(count)
+def ensure_shapes_gallery(count: int, progress: DemoProgress | None = None, pooling: str = "global") -> Path:
+    """Build a shapes gallery once (resuming an interrupted build); reuse it afterwards."""
+    path = default_shapes_gallery(count, pooling)
     if not (path / MANIFEST).is_file():
         report = (lambda done, total: progress("building gallery", done, total)) if progress else None
-        build_gallery(shapes_items(count), path, BuildConfig(image_size=128), {"kind": "shapes", "split": "gallery", "count": count}, report)
+        source = {"kind": "shapes", "split": "gallery", "count": count}
+        build_gallery(shapes_items(count), path, BuildConfig(pooling=pooling, image_size=128), source, report)
     return path
 
 

@@ -11,6 +11,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CIM_HOME") or Path.home() / ".cache" / "cim")
 
 
-def default_shapes_gallery(count: int = 20000) -> Path:
-    """Cached location of the default shapes gallery of `count` scenes."""
-    return cache_dir() / "galleries" / f"shapes-{count}-minilm-efficientnet-lite0-global-128"
+def default_shapes_gallery(count: int = 20000, pooling: str = "global") -> Path:
+    """Cached location of the shapes gallery of `count` scenes (bundled encoders, 128 px, given image pooling)."""
+    return cache_dir() / "galleries" / f"shapes-{count}-minilm-efficientnet-lite0-{pooling}-128"
