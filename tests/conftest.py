@@ -71,3 +71,14 @@ def built_gallery(items_file, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("built") / "gallery"
     build_gallery(read_items(items_file), out, BuildConfig(image_size=64, chunk_size=8, num_workers=0))
     return out
+
+
+@pytest.fixture(scope="session")
+def shapes_gallery(tmp_path_factory) -> Path:
+    """The first 300 scenes of the shapes gallery split, bundled encoders, 128 px."""
+    from cim.gallery.build import BuildConfig, build_gallery
+    from cim.gallery.items import shapes_items
+
+    out = tmp_path_factory.mktemp("shapes") / "gallery"
+    build_gallery(shapes_items(300), out, BuildConfig(image_size=128, num_workers=0))
+    return out

@@ -167,6 +167,48 @@ def score(
         console.print(f"[yellow]{summary['errors']} rows had errors; see the 'error' field in {out}[/yellow]")
 
 
+@app.command("eval")
+def evaluate(
+    captions: list[Path] = typer.Option(..., "--captions", help="Caption JSONL files (the first is the baseline of the comparisons)."),
+    more: list[Path] | None = typer.Argument(None, help="More caption files, as in --captions A.jsonl B.jsonl.", show_default=False),
+    gallery: Path = typer.Option(..., help="Gallery folder."),
+    split: str | None = typer.Option(None, help="Require every id to be a shapes scene of this split (e.g. test)."),
+    k: int = typer.Option(3, help="Retrieved items per caption."),
+    beta: float = typer.Option(1.0, help="Weight of QIR in the reward."),
+    mode: str = typer.Option("clean", help="clean or official."),
+    retrieval: str = typer.Option("text", help="text or image."),
+    index: str = typer.Option("exact", help="Search backend."),
+    center_images: bool = typer.Option(False, help="Centre image embeddings on the gallery mean."),
+    resamples: int = typer.Option(2000, help="Bootstrap resamples."),
+    out_json: Path | None = typer.Option(None, help="Write the full results as JSON here."),
+    out_md: Path | None = typer.Option(None, help="Write the Markdown tables here."),
+    device: str | None = typer.Option(None, help="cpu, cuda … (default: cuda if available)."),
+) -> None:
+    """CIM metrics with bootstrap intervals, self-retrieval rank, length, truncation, repetition, and on the
+    shapes world exact fact precision/recall/F1 and relation-QA accuracy; several files side by side with
+    paired bootstrap tests against the first."""
+    from cim.errors import CIMError
+    from cim.eval.evaluate import evaluate as run_evaluation
+    from cim.eval.evaluate import to_markdown
+    from cim.io import write_json
+    from cim.reward.scorer import CIMScorer
+
+    _quiet_libraries()
+    try:
+        scorer = CIMScorer(gallery, k=k, beta=beta, mode=mode, retrieval=retrieval, index=index,
+                           center_images=center_images, device=device)
+        result = run_evaluation([*captions, *(more or [])], scorer, split=split, resamples=resamples)
+    except CIMError as error:
+        fail(str(error))
+    markdown = to_markdown(result)
+    if out_json:
+        write_json(out_json, result)
+    if out_md:
+        out_md.parent.mkdir(parents=True, exist_ok=True)
+        out_md.write_text(markdown, encoding="utf-8")
+    out_console.print(markdown, markup=False, highlight=False, soft_wrap=True)
+
+
 @shapes_app.command("export")
 def shapes_export(
     split: str = typer.Option("test", help="gallery, train, val or test (SHAPES-500)."),
@@ -203,6 +245,27 @@ def demo(
         out_console.print(check)
     out_console.print(f"results: {workdir / 'results.json'}")
     out_console.print(json.dumps({"ordered": result["ordered"]}))
+
+
+@app.command("report")
+def report(
+    captions: Path = typer.Option(..., help='JSONL of {"id", "caption", "image" or "source_id"} lines.'),
+    gallery: Path = typer.Option(..., help="Gallery folder."),
+    out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write (self-contained, works offline)."),
+    k: int = typer.Option(3, help="Retrieved items per caption."),
+    mode: str = typer.Option("clean", help="clean: never retrieve the source's own item; official: as the release."),
+    limit: int | None = typer.Option(None, help="Only the first N rows of the captions file."),
+    page_size: int = typer.Option(50, help="Cards per page."),
+) -> None:
+    """Score captions and write an HTML report: per-caption cards with the retrieved items, summary charts."""
+    from cim.eval.report import write_report
+
+    _quiet_libraries()
+    try:
+        path = write_report(captions, gallery, out, k=k, mode=mode, page_size=page_size, limit=limit)
+    except (ValueError, ImportError) as error:  # CIMError is a ValueError; so are bad --mode / --k values
+        fail(str(error))
+    out_console.print(f"report: {path}")
 
 
 if __name__ == "__main__":

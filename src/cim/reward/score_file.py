@@ -10,45 +10,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cim.errors import InputError
-from cim.gallery.items import open_image
 from cim.io import iter_jsonl
+from cim.reward.caption_rows import CaptionRow, parse_caption_row
 from cim.reward.scorer import CIMScorer
-from cim.reward.sources import Source
-
-
-@dataclass(frozen=True)
-class _Row:
-    line: int
-    id: Any
-    caption: str
-    source: Source
-
-
-def _parse(path: Path, line: int, value: dict[str, Any] | InputError, scorer: CIMScorer) -> _Row:
-    """A scorable row, or raise the InputError its record should carry."""
-    if isinstance(value, InputError):
-        raise value
-    where = {"source": str(path), "line": line}
-    caption = value.get("caption")
-    if not isinstance(caption, str) or not caption.strip():
-        raise InputError("field 'caption' must be a non-empty string", **where)
-    if isinstance(value.get("source_id"), str):
-        if value["source_id"] not in scorer.gallery:
-            raise InputError(f"unknown source id {value['source_id']!r}: not in the gallery", **where)
-        return _Row(line, value.get("id"), caption, value["source_id"])
-    if isinstance(value.get("image"), str) and value["image"]:
-        image_path = (path.parent / value["image"]).resolve()
-        try:
-            image = open_image(str(image_path))
-        except InputError as error:
-            raise InputError(str(error), **where) from error
-        return _Row(line, value.get("id"), caption, image)
-    raise InputError("needs an 'image' path or a 'source_id'", **where)
 
 
 def _done_lines(out: Path) -> set[int]:
@@ -59,11 +27,11 @@ def _done_lines(out: Path) -> set[int]:
     return done
 
 
-def _batches(rows: Iterator[_Row | dict[str, Any]], size: int) -> Iterator[list[_Row | dict[str, Any]]]:
-    batch: list[_Row | dict[str, Any]] = []
+def _batches(rows: Iterator[CaptionRow | dict[str, Any]], size: int) -> Iterator[list[CaptionRow | dict[str, Any]]]:
+    batch: list[CaptionRow | dict[str, Any]] = []
     for row in rows:
         batch.append(row)
-        if sum(isinstance(r, _Row) for r in batch) >= size:
+        if sum(isinstance(r, CaptionRow) for r in batch) >= size:
             yield batch
             batch = []
     if batch:
@@ -84,12 +52,12 @@ def score_file(
         raise InputError("captions file not found", source=str(captions))
     done = _done_lines(out) if resume and out.is_file() else set()
 
-    def rows() -> Iterator[_Row | dict[str, Any]]:
+    def rows() -> Iterator[CaptionRow | dict[str, Any]]:
         for line, value in iter_jsonl(captions):
             if line in done:
                 continue
             try:
-                yield _parse(captions, line, value, scorer)
+                yield parse_caption_row(captions, line, value, scorer.gallery)
             except InputError as error:
                 row_id = value.get("id") if isinstance(value, dict) else None
                 yield {"id": row_id, "line": line, "error": str(error)}
@@ -97,10 +65,10 @@ def score_file(
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a" if resume else "w", encoding="utf-8") as stream:
         for batch in _batches(rows(), batch_rows):
-            good = [row for row in batch if isinstance(row, _Row)]
+            good = [row for row in batch if isinstance(row, CaptionRow)]
             scores = iter(scorer.score([r.caption for r in good], [r.source for r in good]))
             for row in batch:
-                record = {"id": row.id, "line": row.line, **next(scores).to_dict()} if isinstance(row, _Row) else row
+                record = {"id": row.id, "line": row.line, **next(scores).to_dict()} if isinstance(row, CaptionRow) else row
                 stream.write(json.dumps(record) + "\n")
             stream.flush()
             if progress:

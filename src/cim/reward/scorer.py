@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from cim.encoders.base import ImageEncoder, TextEncoder
+from cim.encoders.base import ImageEncoder, TextEmbedding, TextEncoder
 from cim.encoders.registry import load_image_encoder, load_text_encoder
 from cim.errors import InputError
 from cim.gallery.manifest import check_encoder
@@ -164,21 +164,30 @@ class CIMScorer:
         exclude = rows if self.options.mode == "clean" else torch.full_like(rows, -1)
         return torch.stack(vectors), exclude
 
+    def encode(self, captions: Sequence[str]) -> TextEmbedding:
+        """Validate and embed captions as retrieval queries (one encoder pass)."""
+        for i, caption in enumerate(captions):
+            if not isinstance(caption, str) or not caption.strip():
+                raise InputError(f"caption {i} is empty or not a string")
+        return self.text_encoder.encode(list(captions), batch_size=self.batch_size)
+
     def score(self, captions: Sequence[str], sources: Sequence[Source]) -> list[CaptionScore]:
         """Score each caption against its source; one encoder pass and one search per call."""
         if len(captions) != len(sources):
             raise InputError(f"{len(captions)} captions but {len(sources)} sources")
-        for i, caption in enumerate(captions):
-            if not isinstance(caption, str) or not caption.strip():
-                raise InputError(f"caption {i} is empty or not a string")
-        if not captions:
+        return self.score_encoded(self.encode(captions), sources)
+
+    def score_encoded(self, text: TextEmbedding, sources: Sequence[Source]) -> list[CaptionScore]:
+        """Score captions already embedded by `encode` (so callers that also need the vectors encode once)."""
+        if len(text.vectors) != len(sources):
+            raise InputError(f"{len(text.vectors)} captions but {len(sources)} sources")
+        if not len(sources):
             return []
         k = self.options.k
         source_vectors, exclude = self._resolve_sources(sources)
-        text = self.text_encoder.encode(list(captions), batch_size=self.batch_size)
         text_sims, rows = self.index.search(text.vectors, k, exclude)  # (b, k) each
         retrieved = torch.from_numpy(np.asarray(self.gallery.image_emb[rows.flatten().numpy()], dtype=np.float32))
-        retrieved = self._image_space(retrieved.view(len(captions), k, -1))  # (b, k, d)
+        retrieved = self._image_space(retrieved.view(len(sources), k, -1))  # (b, k, d)
         source_vectors = self._image_space(source_vectors)
         qir_values, grc_values = qir(source_vectors, retrieved), grc(retrieved)
         rewards = cim_reward(qir_values, grc_values, self.options.beta)
@@ -195,5 +204,5 @@ class CIMScorer:
                 n_tokens=int(text.n_tokens[i]),
                 truncated=bool(text.truncated[i]),
             )
-            for i in range(len(captions))
+            for i in range(len(sources))
         ]

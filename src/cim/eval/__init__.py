@@ -1,0 +1,1 @@
+"""Evaluation: caption metrics with confidence intervals, paired comparisons, reports."""

@@ -1,0 +1,128 @@
+"""`cim eval`: CIM metrics with bootstrap intervals, text statistics, shapes fact metrics, paired comparisons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cim.errors import InputError
+from cim.eval.bootstrap import bootstrap_interval, paired_bootstrap
+from cim.eval.captions import read_eval_captions, shapes_ids
+from cim.eval.text_stats import repetition_rate, words
+from cim.index.rank import rank_of_rows
+from cim.reward.caption_rows import CaptionRow
+from cim.reward.scorer import CIMScorer
+
+CIM_METRICS = ("reward", "qir", "grc")
+TEXT_METRICS = ("tokens", "words", "truncated", "repetition")
+FACT_METRICS = tuple(f"{kind}_{m}" for kind in ("object", "attribute", "relation") for m in ("precision", "recall", "f1")) + (
+    "all_f1",
+    "relation_qa",
+)
+
+
+def caption_metrics(scorer: CIMScorer, rows: Sequence[CaptionRow], batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Per-caption metric columns, row-aligned with `rows`."""
+    columns: dict[str, list[float]] = {name: [] for name in (*CIM_METRICS, *TEXT_METRICS, "self_rank")}
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        text = scorer.encode([row.caption for row in batch])
+        for row, result in zip(batch, scorer.score_encoded(text, [row.source for row in batch])):
+            for name in CIM_METRICS:
+                columns[name].append(getattr(result, name))
+            columns["tokens"].append(result.n_tokens)
+            columns["truncated"].append(float(result.truncated))
+            columns["words"].append(len(words(row.caption)))
+            columns["repetition"].append(repetition_rate(row.caption))
+        in_gallery = [(i, scorer.gallery.row(row.source_id)) for i, row in enumerate(batch) if row.source_id is not None]
+        ranks = dict.fromkeys(range(len(batch)), float("nan"))
+        if in_gallery and scorer.options.retrieval == "text":
+            found = rank_of_rows(scorer.gallery.text_emb, text.vectors[[i for i, _ in in_gallery]], [r for _, r in in_gallery])
+            ranks.update({i: float(rank) for (i, _), rank in zip(in_gallery, found)})
+        columns["self_rank"] += [ranks[i] for i in range(len(batch))]
+    if shapes_ids(list(rows)):
+        columns.update(shapes_metrics(rows))
+    return {name: np.asarray(values, dtype=np.float64) for name, values in columns.items()}
+
+
+def shapes_metrics(rows: Sequence[CaptionRow]) -> dict[str, list[float]]:
+    """Exact fact precision / recall / F1 and relation-QA accuracy against each scene graph."""
+    from cim.shapes import fact_scores, read_facts, relation_qa, scene_facts, scene_from_id
+
+    columns: dict[str, list[float]] = {name: [] for name in FACT_METRICS}
+    for row in rows:
+        scene = scene_from_id(row.id)
+        facts = read_facts(row.caption)
+        scores = fact_scores(facts, scene_facts(scene))
+        for name in FACT_METRICS[:-1]:
+            columns[name].append(scores[name])
+        columns["relation_qa"].append(relation_qa(scene, facts)["accuracy"])
+    return columns
+
+
+def _summary(columns: dict[str, np.ndarray], resamples: int) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, values in columns.items():
+        present = values[~np.isnan(values)]
+        if len(present):
+            interval = bootstrap_interval(present, resamples)
+            out[name] = {"mean": interval.mean, "low": interval.low, "high": interval.high, "n": int(len(present))}
+    return out
+
+
+def evaluate(
+    captions: Sequence[Path], scorer: CIMScorer, split: str | None = None, resamples: int = 2000
+) -> dict[str, Any]:
+    """Metrics of each caption file; files after the first are compared with it item by item (paired bootstrap)."""
+    files = [Path(path) for path in captions]
+    rows = [read_eval_captions(path, scorer.gallery, split) for path in files]
+    ids = [[row.id for row in file_rows] for file_rows in rows]
+    for path, file_ids in zip(files[1:], ids[1:]):
+        missing = set(ids[0]) ^ set(file_ids)
+        if missing:
+            raise InputError(f"ids differ from {files[0]}: e.g. {sorted(missing)[0]!r}; paired comparison needs the same ids", source=str(path))
+    columns = []
+    for file_rows, file_ids in zip(rows, ids):
+        order = np.argsort(file_ids, kind="stable")  # align files by id
+        metrics = caption_metrics(scorer, file_rows)
+        columns.append({name: values[order] for name, values in metrics.items()})
+    options = asdict(scorer.options) | {"gallery": str(scorer.gallery.path), "resamples": resamples}
+    result: dict[str, Any] = {"options": options, "files": {}, "comparisons": {}}
+    for path, file_columns in zip(files, columns):
+        result["files"][str(path)] = _summary(file_columns, resamples)
+    for path, file_columns in zip(files[1:], columns[1:]):
+        comparison = {}
+        for name, values in file_columns.items():
+            base = columns[0][name]
+            keep = ~(np.isnan(values) | np.isnan(base))
+            if keep.any():
+                test = paired_bootstrap(base[keep], values[keep], resamples)
+                comparison[name] = {"difference": test.difference, "low": test.low, "high": test.high,
+                                    "p_value": test.p_value, "significant": test.significant}
+        result["comparisons"][f"{path} − {files[0]}"] = comparison
+    return result
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """Side-by-side table of means with 95% intervals, then the paired differences."""
+    files = list(result["files"])
+    metrics = [m for m in (*CIM_METRICS, "self_rank", *TEXT_METRICS, *FACT_METRICS) if any(m in result["files"][f] for f in files)]
+    lines = ["| metric | " + " | ".join(Path(f).parent.name + "/" + Path(f).name for f in files) + " |",
+             "|---|" + "---|" * len(files)]
+    for metric in metrics:
+        cells = []
+        for f in files:
+            s = result["files"][f].get(metric)
+            cells.append(f"{s['mean']:.4f} [{s['low']:.4f}, {s['high']:.4f}]" if s else "–")
+        lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+    for name, comparison in result["comparisons"].items():
+        lines += ["", f"**{name}** (paired bootstrap, 95% interval, two-sided p)", "", "| metric | difference | interval | p | significant |", "|---|---|---|---|---|"]
+        for metric in metrics:
+            if metric in comparison:
+                c = comparison[metric]
+                lines.append(f"| {metric} | {c['difference']:+.4f} | [{c['low']:+.4f}, {c['high']:+.4f}] | {c['p_value']:.4f} | {'yes' if c['significant'] else 'no'} |")
+    return "\n".join(lines) + "\n"
