@@ -18,7 +18,12 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/cim demo
 
-test: install
+# The report's browser test drives Debian's chromium (headless, through Playwright).
+$(VENV)/.chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	@mkdir -p $(VENV) && touch $@
+
+test: install $(VENV)/.chromium
 	$(PY) -m pytest
 
 lint: install

@@ -111,3 +111,27 @@ def test_cli_eval_writes_json_and_markdown(shapes_gallery, level_files, tmp_path
     saved = json.loads((tmp_path / "r.json").read_text())
     assert len(saved["files"]) == 2 and len(saved["comparisons"]) == 1
     assert (tmp_path / "r.md").read_text() in result.output
+
+
+def test_capture_is_skipped_with_a_reason_when_it_cannot_run(shapes_gallery, level_files, tmp_path):
+    from cim.eval.capture import CaptureUnavailable, capture_scores, capture_unavailable_reason
+
+    references = tmp_path / "refs.jsonl"
+    references.write_text("".join(json.dumps({"id": f"shapes-test-{i:05d}", "reference": "a red circle"}) + "\n" for i in range(80)))
+    reason = capture_unavailable_reason()
+    if reason is None:
+        pytest.skip("capture-metric and its models are present: the real metric runs instead")
+    result = evaluate([level_files["complete"]], CIMScorer(shapes_gallery, device="cpu"), resamples=100, references=references)
+    assert result["capture_skipped"] == reason and "capture" not in result["files"][str(level_files["complete"])]
+    assert f"CAPTURE skipped: {reason}" in to_markdown(result)
+    with pytest.raises(CaptureUnavailable, match="CAPTURE skipped: .*capture-metric"):
+        capture_scores({"a": "a caption"}, {"a": ["a reference"]})
+
+
+def test_bad_references_file(tmp_path):
+    from cim.eval.capture import read_references
+
+    path = tmp_path / "refs.jsonl"
+    path.write_text(json.dumps({"id": "a", "references": ["ok", 3]}) + "\n")
+    with pytest.raises(InputError, match=r"refs.jsonl:1: expected"):
+        read_references(path)

@@ -180,6 +180,7 @@ def evaluate(
     index: str = typer.Option("exact", help="Search backend."),
     center_images: bool = typer.Option(False, help="Centre image embeddings on the gallery mean."),
     resamples: int = typer.Option(2000, help="Bootstrap resamples."),
+    references: Path | None = typer.Option(None, help='Reference captions JSONL ({"id", "reference"}) for CAPTURE, when capture-metric and its models are local.'),
     out_json: Path | None = typer.Option(None, help="Write the full results as JSON here."),
     out_md: Path | None = typer.Option(None, help="Write the Markdown tables here."),
     device: str | None = typer.Option(None, help="cpu, cuda … (default: cuda if available)."),
@@ -197,7 +198,7 @@ def evaluate(
     try:
         scorer = CIMScorer(gallery, k=k, beta=beta, mode=mode, retrieval=retrieval, index=index,
                            center_images=center_images, device=device)
-        result = run_evaluation([*captions, *(more or [])], scorer, split=split, resamples=resamples)
+        result = run_evaluation([*captions, *(more or [])], scorer, split=split, resamples=resamples, references=references)
     except CIMError as error:
         fail(str(error))
     markdown = to_markdown(result)
@@ -207,6 +208,8 @@ def evaluate(
         out_md.parent.mkdir(parents=True, exist_ok=True)
         out_md.write_text(markdown, encoding="utf-8")
     out_console.print(markdown, markup=False, highlight=False, soft_wrap=True)
+    if "capture_skipped" in result:
+        console.print(f"[yellow]CAPTURE skipped: {result['capture_skipped']}[/yellow]")
 
 
 @shapes_app.command("export")

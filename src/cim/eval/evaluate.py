@@ -12,6 +12,7 @@ import numpy as np
 from cim.errors import InputError
 from cim.eval.bootstrap import bootstrap_interval, paired_bootstrap
 from cim.eval.captions import read_eval_captions, shapes_ids
+from cim.eval.capture import capture_scores, capture_unavailable_reason, read_references
 from cim.eval.text_stats import repetition_rate, words
 from cim.index.rank import rank_of_rows
 from cim.reward.caption_rows import CaptionRow
@@ -75,9 +76,17 @@ def _summary(columns: dict[str, np.ndarray], resamples: int) -> dict[str, dict[s
 
 
 def evaluate(
-    captions: Sequence[Path], scorer: CIMScorer, split: str | None = None, resamples: int = 2000
+    captions: Sequence[Path],
+    scorer: CIMScorer,
+    split: str | None = None,
+    resamples: int = 2000,
+    references: Path | None = None,
 ) -> dict[str, Any]:
-    """Metrics of each caption file; files after the first are compared with it item by item (paired bootstrap)."""
+    """Metrics of each caption file; files after the first are compared with it item by item (paired bootstrap).
+
+    With `references`, CAPTURE is added where capture-metric can run offline; otherwise
+    result["capture_skipped"] says why.
+    """
     files = [Path(path) for path in captions]
     rows = [read_eval_captions(path, scorer.gallery, split) for path in files]
     ids = [[row.id for row in file_rows] for file_rows in rows]
@@ -85,13 +94,20 @@ def evaluate(
         missing = set(ids[0]) ^ set(file_ids)
         if missing:
             raise InputError(f"ids differ from {files[0]}: e.g. {sorted(missing)[0]!r}; paired comparison needs the same ids", source=str(path))
+    reference_texts = read_references(references) if references is not None else None
+    skipped = capture_unavailable_reason() if reference_texts is not None else None
     columns = []
     for file_rows, file_ids in zip(rows, ids):
         order = np.argsort(file_ids, kind="stable")  # align files by id
         metrics = caption_metrics(scorer, file_rows)
+        if reference_texts is not None and skipped is None:
+            capture = capture_scores({row.id: row.caption for row in file_rows}, reference_texts)
+            metrics["capture"] = np.array([capture[i] for i in file_ids])
         columns.append({name: values[order] for name, values in metrics.items()})
     options = asdict(scorer.options) | {"gallery": str(scorer.gallery.path), "resamples": resamples}
     result: dict[str, Any] = {"options": options, "files": {}, "comparisons": {}}
+    if skipped is not None:
+        result["capture_skipped"] = skipped
     for path, file_columns in zip(files, columns):
         result["files"][str(path)] = _summary(file_columns, resamples)
     for path, file_columns in zip(files[1:], columns[1:]):
@@ -110,7 +126,7 @@ def evaluate(
 def to_markdown(result: dict[str, Any]) -> str:
     """Side-by-side table of means with 95% intervals, then the paired differences."""
     files = list(result["files"])
-    metrics = [m for m in (*CIM_METRICS, "self_rank", *TEXT_METRICS, *FACT_METRICS) if any(m in result["files"][f] for f in files)]
+    metrics = [m for m in (*CIM_METRICS, "self_rank", *TEXT_METRICS, *FACT_METRICS, "capture") if any(m in result["files"][f] for f in files)]
     lines = ["| metric | " + " | ".join(Path(f).parent.name + "/" + Path(f).name for f in files) + " |",
              "|---|" + "---|" * len(files)]
     for metric in metrics:
@@ -125,4 +141,6 @@ def to_markdown(result: dict[str, Any]) -> str:
             if metric in comparison:
                 c = comparison[metric]
                 lines.append(f"| {metric} | {c['difference']:+.4f} | [{c['low']:+.4f}, {c['high']:+.4f}] | {c['p_value']:.4f} | {'yes' if c['significant'] else 'no'} |")
+    if "capture_skipped" in result:
+        lines += ["", f"CAPTURE skipped: {result['capture_skipped']}"]
     return "\n".join(lines) + "\n"

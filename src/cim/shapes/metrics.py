@@ -140,3 +140,24 @@ def relation_qa(scene: Scene, facts: Facts, n: int = 5) -> dict[str, float]:
     """Relation QA of a caption's facts on the scene's n questions (see `relation_qa_accuracy`)."""
     questions = relation_questions(scene, n)
     return relation_qa_accuracy([answer_question(q, facts) for q in questions], questions)
+
+
+def _fact_text(fact: tuple) -> str:
+    """A tagged fact (see `Facts.tagged`) in words: "a circle", "circle is red", "circle is left of square"."""
+    kind, *parts = fact
+    if kind == "object":
+        return f"a {parts[0]}"
+    if kind == "attribute":
+        return f"{parts[0]} is {parts[2]}"
+    return f"{parts[0]} is {parts[1]} {parts[2]}"
+
+
+def fact_diff(predicted: Facts, truth: Facts) -> dict[str, list[str]]:
+    """Stated facts against true facts, in words and sorted: "correct" (stated and true),
+    "missing" (true, not stated) and "wrong" (stated, not true)."""
+    p, t = predicted.tagged(), truth.tagged()
+    return {
+        "correct": sorted(_fact_text(f) for f in p & t),
+        "missing": sorted(_fact_text(f) for f in t - p),
+        "wrong": sorted(_fact_text(f) for f in p - t),
+    }
