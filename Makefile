@@ -20,7 +20,7 @@ demo: install
 
 # The report's browser test drives Debian's chromium (headless, through Playwright).
 $(VENV)/.chromium:
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	@mkdir -p $(VENV) && touch $@
 
 test: install $(VENV)/.chromium
