@@ -1,0 +1,1 @@
+"""Thin adapters that serve the one CIMScorer to RL trainers (TRL, ...)."""

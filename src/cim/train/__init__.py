@@ -1,0 +1,1 @@
+"""Training: policy builders (the tiny local VLM), shapes datasets for TRL, SFT and GRPO."""

@@ -1,0 +1,105 @@
+"""Shapes-world datasets in TRL's conversational formats.
+
+GRPO rows: `prompt` (one user turn with the paper's prompt; TRL inserts the image placeholder), `image`
+(what the policy sees), `scene_id`, and the columns the CIM reward functions read: `source_id` (a
+gallery id, only when the scene is in the reward's gallery) and `source_image` (the image rendered at
+the gallery's resolution, when it is not). SFT rows add `completion`: one assistant turn with a target
+caption of the scene.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cim.errors import InputError
+from cim.shapes import LEVELS, Scene, caption_for_level, render_scene, stable_seed
+from cim.train.tiny import PROMPT
+
+CaptionFn = Callable[[Scene, random.Random], str]
+"""Writes a target caption of a scene with the given rng."""
+
+
+def caption_messages(prompt: str = PROMPT) -> list[dict[str, str]]:
+    """The conversational prompt: one user turn (TRL adds the image in front of the text)."""
+    return [{"role": "user", "content": prompt}]
+
+
+def level_captioner(level: str, shuffle: bool = False) -> CaptionFn:
+    """A caption function writing captions of a grammar level (see `cim.shapes.LEVELS`)."""
+    if level not in LEVELS:
+        raise InputError(f"unknown caption level {level!r}; valid: {', '.join(LEVELS)}")
+
+    def caption(scene: Scene, rng: random.Random) -> str:
+        return caption_for_level(scene, level, rng, shuffle=shuffle)
+
+    return caption
+
+
+def _rows(
+    scenes: Sequence[Scene],
+    image_size: int,
+    reward_image_size: int | None,
+    in_gallery: bool,
+    prompt: str,
+) -> dict[str, list[Any]]:
+    if not scenes:
+        raise InputError("no scenes given: a dataset needs at least one scene")
+    columns: dict[str, list[Any]] = {
+        "prompt": [caption_messages(prompt) for _ in scenes],
+        "image": [render_scene(scene, image_size) for scene in scenes],
+        "scene_id": [scene.id for scene in scenes],
+    }
+    if in_gallery:
+        columns["source_id"] = [scene.id for scene in scenes]
+    elif reward_image_size is not None:
+        columns["source_image"] = [render_scene(scene, reward_image_size) for scene in scenes]
+    return columns
+
+
+def grpo_dataset(
+    scenes: Sequence[Scene],
+    image_size: int = 84,
+    reward_image_size: int | None = 128,
+    in_gallery: bool = False,
+    prompt: str = PROMPT,
+):
+    """A `datasets.Dataset` of captioning prompts for GRPOTrainer.
+
+    in_gallery: the scenes are items of the reward's gallery (`source_id` column). Otherwise the reward
+    embeds `source_image` (rendered at `reward_image_size`, the gallery's resolution) or, when that is
+    None, the policy's own `image`.
+    """
+    from datasets import Dataset
+
+    return Dataset.from_dict(_rows(scenes, image_size, reward_image_size, in_gallery, prompt))
+
+
+def sft_dataset(
+    scenes: Sequence[Scene],
+    caption: str | CaptionFn = "complete",
+    image_size: int = 84,
+    seed: int = 0,
+    epochs: int = 1,
+    prompt: str = PROMPT,
+):
+    """A `datasets.Dataset` of prompt + completion rows for SFTTrainer.
+
+    caption: a level name or a function (scene, rng) -> caption; with `epochs` > 1 each scene appears
+    once per epoch with a fresh caption draw (rng seeded by seed, epoch and scene id).
+    """
+    from datasets import Dataset
+
+    captioner = level_captioner(caption) if isinstance(caption, str) else caption
+    if not isinstance(epochs, int) or epochs < 1:
+        raise InputError(f"epochs must be a positive int, got {epochs!r}")
+    columns = _rows(scenes, image_size, None, False, prompt)
+    targets = []
+    for epoch in range(epochs):
+        for scene in scenes:
+            rng = random.Random(stable_seed("cim.train.sft", seed, epoch, scene.id))
+            targets.append([{"role": "assistant", "content": captioner(scene, rng)}])
+    columns = {name: values * epochs for name, values in columns.items()}
+    columns["completion"] = targets
+    return Dataset.from_dict(columns)

@@ -1,0 +1,164 @@
+"""GRPO of a VLM captioner with the CIM reward through TRL's GRPOTrainer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cim.errors import InputError
+from cim.integrations.trl import COMPONENTS, cim_reward_functions, cim_reward_weights
+from cim.reward.scorer import CIMScorer
+
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
+SCALE_REWARDS = ("group", "batch", "none")
+SCHEDULERS = ("constant", "linear", "cosine", "constant_with_warmup")
+
+
+@dataclass(frozen=True)
+class GRPOOptions:
+    """GRPO hyper-parameters (a subset of TRL's GRPOConfig); validated on creation.
+
+    prompts_per_step × num_generations completions are sampled per optimiser step.
+    """
+
+    learning_rate: float = 1e-4
+    prompts_per_step: int = 8
+    num_generations: int = 8
+    max_completion_length: int = 64
+    max_steps: int = 100
+    kl_beta: float = 0.0
+    temperature: float = 1.0
+    top_p: float = 1.0
+    loss_type: str = "dapo"
+    scale_rewards: str = "group"
+    lr_scheduler: str = "constant"
+    weight_decay: float = 0.0
+    components: tuple[str, ...] = COMPONENTS
+    empty_reward: float = 0.0
+    seed: int = 0
+    logging_steps: int = 10
+    save_steps: int = 0
+    gradient_checkpointing: bool = False  # TRL defaults to True; it only costs time on small models
+
+    def __post_init__(self) -> None:
+        for name, valid in (
+            ("loss_type", LOSS_TYPES),
+            ("scale_rewards", SCALE_REWARDS),
+            ("lr_scheduler", SCHEDULERS),
+        ):
+            if getattr(self, name) not in valid:
+                raise InputError(f"unknown {name} {getattr(self, name)!r}; valid: {', '.join(valid)}")
+        for name in (
+            "prompts_per_step",
+            "num_generations",
+            "max_completion_length",
+            "max_steps",
+            "logging_steps",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be a positive int, got {value!r}")
+        if self.num_generations < 2:
+            raise InputError(
+                f"num_generations must be at least 2 (GRPO compares samples), got {self.num_generations}"
+            )
+        unknown = [c for c in self.components if c not in COMPONENTS]
+        if unknown or not self.components:
+            raise InputError(
+                f"components must be a non-empty subset of {', '.join(COMPONENTS)}; got {list(self.components)}"
+            )
+        if not self.learning_rate > 0 or self.kl_beta < 0 or self.temperature <= 0:
+            raise InputError("learning_rate and temperature must be > 0 and kl_beta >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def grpo_config(out_dir: str | Path, options: GRPOOptions, reward_weights: list[float]):
+    """TRL GRPOConfig for one process: each step samples prompts_per_step × num_generations completions."""
+    import torch
+    from trl import GRPOConfig
+
+    batch = options.prompts_per_step * options.num_generations
+    return GRPOConfig(
+        output_dir=str(out_dir),
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        learning_rate=options.learning_rate,
+        lr_scheduler_type=options.lr_scheduler,
+        weight_decay=options.weight_decay,
+        per_device_train_batch_size=batch,
+        num_generations=options.num_generations,
+        max_completion_length=options.max_completion_length,
+        max_steps=options.max_steps,
+        beta=options.kl_beta,
+        temperature=options.temperature,
+        top_p=options.top_p,
+        loss_type=options.loss_type,
+        scale_rewards=options.scale_rewards,
+        reward_weights=reward_weights,
+        seed=options.seed,
+        logging_steps=options.logging_steps,
+        save_strategy="steps" if options.save_steps else "no",
+        save_steps=options.save_steps or 500,
+        report_to="none",
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        gradient_checkpointing=options.gradient_checkpointing,
+    )
+
+
+def check_grpo_dataset(dataset: Any) -> None:
+    """A clear error before training when the dataset cannot feed the policy and the reward.
+
+    The policy reads `prompt` and `image` (or `images`); the reward reads the first present of
+    SOURCE_COLUMNS per row, so an image column always gives it a source.
+    """
+    columns = set(dataset.column_names)
+    missing = [
+        name
+        for name, ok in (("prompt", "prompt" in columns), ("image", bool({"image", "images"} & columns)))
+        if not ok
+    ]
+    if missing:
+        raise InputError(
+            f"a GRPO dataset needs the columns {missing} (an image column may be 'image' or 'images'); "
+            f"it has {sorted(columns)}"
+        )
+
+
+def make_grpo_trainer(
+    model_dir: str | Path,
+    dataset: Any,
+    scorer: CIMScorer,
+    out_dir: str | Path,
+    options: GRPOOptions | None = None,
+):
+    """A TRL GRPOTrainer of the VLM in `model_dir` on `dataset` with the CIM reward of `scorer`.
+
+    Reward components reach TRL as separate functions (logged as rewards/cim_grc, rewards/cim_qir)
+    weighted 1 and β, so TRL's total is Υ = GRC + β·QIR.
+    """
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from trl import GRPOTrainer
+
+    options = options or GRPOOptions()
+    check_grpo_dataset(dataset)
+    path = Path(model_dir)
+    if not (path / "config.json").is_file():
+        raise InputError(f"{path}: not an HF model folder (no config.json)")
+    processor = AutoProcessor.from_pretrained(path)
+    if not hasattr(processor, "image_processor"):
+        raise InputError(
+            f"{path}: the processor is {type(processor).__name__}, not a vision-language processor"
+        )
+    policy = AutoModelForImageTextToText.from_pretrained(path)
+    rewards = cim_reward_functions(scorer, options.components, options.empty_reward)
+    weights = cim_reward_weights(scorer, options.components)
+    return GRPOTrainer(
+        model=policy,
+        reward_funcs=rewards,
+        args=grpo_config(out_dir, options, weights),
+        train_dataset=dataset,
+        processing_class=processor,
+    )

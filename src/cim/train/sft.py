@@ -1,0 +1,99 @@
+"""Supervised fine-tuning of a VLM captioner on prompt + completion rows with TRL's SFTTrainer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cim.errors import InputError
+
+SCHEDULERS = ("constant", "linear", "cosine", "constant_with_warmup")
+
+
+@dataclass(frozen=True)
+class SFTOptions:
+    """SFT hyper-parameters (a subset of TRL's SFTConfig); validated on creation."""
+
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    epochs: float = 1.0
+    max_steps: int = -1
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    seed: int = 0
+    logging_steps: int = 25
+    threads: int | None = None
+    gradient_checkpointing: bool = False  # TRL defaults to True; it only costs time on small models
+
+    def __post_init__(self) -> None:
+        if self.lr_scheduler not in SCHEDULERS:
+            raise InputError(f"unknown lr_scheduler {self.lr_scheduler!r}; valid: {', '.join(SCHEDULERS)}")
+        if not self.learning_rate > 0:
+            raise InputError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise InputError(f"batch_size must be a positive int, got {self.batch_size!r}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise InputError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sft_config(out_dir: str | Path, options: SFTOptions):
+    """TRL SFTConfig for captioning rows (completion-only loss, no checkpoints, CPU-friendly)."""
+    import torch
+    from trl import SFTConfig
+
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return SFTConfig(
+        bf16=bf16,
+        output_dir=str(out_dir),
+        learning_rate=options.learning_rate,
+        per_device_train_batch_size=options.batch_size,
+        num_train_epochs=options.epochs,
+        max_steps=options.max_steps,
+        lr_scheduler_type=options.lr_scheduler,
+        warmup_steps=options.warmup_ratio,
+        weight_decay=options.weight_decay,
+        seed=options.seed,
+        logging_steps=options.logging_steps,
+        save_strategy="no",
+        report_to="none",
+        completion_only_loss=True,
+        max_length=None,
+        dataloader_num_workers=0,
+        gradient_checkpointing=options.gradient_checkpointing,
+    )
+
+
+def train_sft(
+    model_dir: str | Path, dataset: Any, out_dir: str | Path, options: SFTOptions | None = None
+) -> Path:
+    """Fine-tune the model in `model_dir` on `dataset` (see `cim.train.data.sft_dataset`); save to `out_dir`.
+
+    Returns `out_dir`, an HF model folder with the processor beside the weights; the trainer's log
+    history is in `trainer_state.json` there.
+    """
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from trl import SFTTrainer
+
+    options = options or SFTOptions()
+    missing = {"prompt", "completion", "image"} - set(dataset.column_names)
+    if missing:
+        raise InputError(f"SFT dataset lacks columns {sorted(missing)}; it has {dataset.column_names}")
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    out = Path(out_dir)
+    model = AutoModelForImageTextToText.from_pretrained(model_dir)
+    processor = AutoProcessor.from_pretrained(model_dir)
+    trainer = SFTTrainer(
+        model=model, args=sft_config(out, options), train_dataset=dataset, processing_class=processor
+    )
+    trainer.train()
+    trainer.save_model(str(out))
+    trainer.state.save_to_json(str(out / "trainer_state.json"))
+    processor.save_pretrained(out)
+    return out
