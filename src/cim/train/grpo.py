@@ -9,6 +9,7 @@ from typing import Any
 from cim.errors import InputError
 from cim.integrations.trl import COMPONENTS, cim_reward_functions, cim_reward_weights
 from cim.reward.scorer import CIMScorer
+from cim.train.trainer_args import common_trainer_args
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 SCALE_REWARDS = ("group", "batch", "none")
@@ -77,17 +78,14 @@ class GRPOOptions:
 
 def grpo_config(out_dir: str | Path, options: GRPOOptions, reward_weights: list[float]):
     """TRL GRPOConfig for one process: each step samples prompts_per_step × num_generations completions."""
-    import torch
     from trl import GRPOConfig
 
-    batch = options.prompts_per_step * options.num_generations
     return GRPOConfig(
-        output_dir=str(out_dir),
-        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        **common_trainer_args(out_dir, options.seed, options.logging_steps, options.gradient_checkpointing),
         learning_rate=options.learning_rate,
         lr_scheduler_type=options.lr_scheduler,
         weight_decay=options.weight_decay,
-        per_device_train_batch_size=batch,
+        per_device_train_batch_size=options.prompts_per_step * options.num_generations,
         num_generations=options.num_generations,
         max_completion_length=options.max_completion_length,
         max_steps=options.max_steps,
@@ -97,14 +95,9 @@ def grpo_config(out_dir: str | Path, options: GRPOOptions, reward_weights: list[
         loss_type=options.loss_type,
         scale_rewards=options.scale_rewards,
         reward_weights=reward_weights,
-        seed=options.seed,
-        logging_steps=options.logging_steps,
         save_strategy="steps" if options.save_steps else "no",
         save_steps=options.save_steps or 500,
-        report_to="none",
         remove_unused_columns=False,
-        dataloader_num_workers=0,
-        gradient_checkpointing=options.gradient_checkpointing,
     )
 
 

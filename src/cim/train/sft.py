@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cim.errors import InputError
+from cim.train.trainer_args import common_trainer_args
 
 SCHEDULERS = ("constant", "linear", "cosine", "constant_with_warmup")
 
@@ -43,28 +44,20 @@ class SFTOptions:
 
 def sft_config(out_dir: str | Path, options: SFTOptions):
     """TRL SFTConfig for captioning rows (completion-only loss, no checkpoints, CPU-friendly)."""
-    import torch
     from trl import SFTConfig
 
-    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     return SFTConfig(
-        bf16=bf16,
-        output_dir=str(out_dir),
+        **common_trainer_args(out_dir, options.seed, options.logging_steps, options.gradient_checkpointing),
         learning_rate=options.learning_rate,
         per_device_train_batch_size=options.batch_size,
         num_train_epochs=options.epochs,
         max_steps=options.max_steps,
         lr_scheduler_type=options.lr_scheduler,
-        warmup_steps=options.warmup_ratio,
+        warmup_steps=options.warmup_ratio,  # transformers 5: a value below 1 is a fraction of the steps
         weight_decay=options.weight_decay,
-        seed=options.seed,
-        logging_steps=options.logging_steps,
         save_strategy="no",
-        report_to="none",
         completion_only_loss=True,
         max_length=None,
-        dataloader_num_workers=0,
-        gradient_checkpointing=options.gradient_checkpointing,
     )
 
 

@@ -1,0 +1,21 @@
+"""Arguments every cim TRL trainer shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def common_trainer_args(out_dir: str | Path, seed: int, logging_steps: int, gradient_checkpointing: bool) -> dict[str, Any]:
+    """bf16 only where the GPU supports it (TRL's default errors on CPUs), no external loggers, no workers."""
+    import torch
+
+    return {
+        "output_dir": str(out_dir),
+        "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        "seed": seed,
+        "logging_steps": logging_steps,
+        "report_to": "none",
+        "dataloader_num_workers": 0,
+        "gradient_checkpointing": gradient_checkpointing,
+    }
