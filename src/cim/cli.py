@@ -185,9 +185,12 @@ def evaluate(
     out_md: Path | None = typer.Option(None, help="Write the Markdown tables here."),
     device: str | None = typer.Option(None, help="cpu, cuda … (default: cuda if available)."),
 ) -> None:
-    """CIM metrics with bootstrap intervals, self-retrieval rank, length, truncation, repetition, and on the
-    shapes world exact fact precision/recall/F1 and relation-QA accuracy; several files side by side with
-    paired bootstrap tests against the first."""
+    """Evaluate caption files: CIM metrics with bootstrap intervals, text statistics, shapes fact metrics, paired tests.
+
+    Per file: reward, QIR, GRC (95% bootstrap intervals), self-retrieval rank of sources in the gallery, tokens,
+    words, truncation and repetition rates; on shapes ids exact object / attribute / relation precision, recall,
+    F1 and relation-QA accuracy. Every file after the first is compared with it by a paired bootstrap.
+    """
     from cim.errors import CIMError
     from cim.eval.evaluate import evaluate as run_evaluation
     from cim.eval.evaluate import to_markdown
