@@ -22,8 +22,10 @@ from rich.table import Table
 app = typer.Typer(help="Cross-modal Identity Mapping: retrieval-based caption rewards.", no_args_is_help=True)
 gallery_app = typer.Typer(help="Build, import and inspect galleries.", no_args_is_help=True)
 shapes_app = typer.Typer(help="The embedded shapes world.", no_args_is_help=True)
+train_app = typer.Typer(help="Train captioners with the CIM reward (GRPO through TRL).", no_args_is_help=True)
 app.add_typer(gallery_app, name="gallery")
 app.add_typer(shapes_app, name="shapes")
+app.add_typer(train_app, name="train")
 console = Console(stderr=True)
 out_console = Console()
 
@@ -213,6 +215,27 @@ def evaluate(
     out_console.print(markdown, markup=False, highlight=False, soft_wrap=True)
     if "capture_skipped" in result:
         console.print(f"[yellow]CAPTURE skipped: {result['capture_skipped']}[/yellow]")
+
+
+@train_app.command("grpo")
+def train_grpo(
+    out: Path = typer.Option(..., "--out", help="Run folder: recipe.yaml, checkpoints/, final/, log_history.json."),
+    recipe: Path | None = typer.Option(None, help="YAML recipe (e.g. recipes/shapes-tiny.yaml); defaults when omitted."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a recipe key, e.g. --set grpo.max_steps=20 (repeatable)."),
+    resume: bool = typer.Option(False, help="Continue the run in OUT from its last checkpoint."),
+    device: str | None = typer.Option(None, help="Device of the reward's encoders (default: cuda if available)."),
+) -> None:
+    """GRPO of a vision-language captioner with the CIM reward; the recipe is checked before training starts."""
+    from cim.errors import CIMError
+    from cim.train.recipe import load_recipe
+    from cim.train.run import run_grpo
+
+    _quiet_libraries()
+    try:
+        final = run_grpo(load_recipe(recipe, overrides), out, resume=resume, device=device)
+    except CIMError as error:
+        fail(str(error))
+    out_console.print(f"trained policy: {final}")
 
 
 @shapes_app.command("export")

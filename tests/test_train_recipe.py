@@ -1,0 +1,64 @@
+"""Recipes: validation before training, overrides, and a one-step `cim train grpo` run that resumes."""
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from cim.cli import app
+from cim.errors import InputError
+from cim.train.recipe import GRPORecipe, load_recipe, recipe_dict
+
+
+def test_shipped_recipe_loads_and_round_trips(tmp_path):
+    recipe = load_recipe("recipes/shapes-tiny.yaml")
+    assert recipe.policy == "tiny" and recipe.reward.k == 3 and recipe.grpo.num_generations == 8
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(recipe_dict(recipe)))
+    assert load_recipe(path) == recipe
+    assert load_recipe(None) == GRPORecipe()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["grpo.lr=1"], r"unknown recipe key 'grpo.lr'; valid keys here: learning_rate"),
+        (["grpo.max_steps=two"], r"recipe key 'grpo.max_steps' must be int, got 'two'"),
+        (["reward.mode=strict"], r"recipe key 'reward.mode' must be .*'clean', 'official'"),
+        (["grpo.num_generations=1"], r"num_generations must be at least 2"),
+        (["policy"], r"override 'policy' must look like key=value"),
+        (["grpo=3"], r"recipe key 'grpo' must be a mapping"),
+    ],
+)
+def test_bad_recipes_fail_before_training(overrides, message):
+    with pytest.raises(InputError, match=message):
+        load_recipe("recipes/shapes-tiny.yaml", overrides)
+
+
+def test_overrides_and_float_coercion():
+    recipe = load_recipe("recipes/shapes-tiny.yaml", ["grpo.learning_rate=1", "reward.beta=0.5", "grpo.components=[qir]"])
+    assert recipe.grpo.learning_rate == 1.0 and isinstance(recipe.grpo.learning_rate, float)
+    assert recipe.reward.beta == 0.5 and recipe.grpo.components == ("qir",)
+
+
+def test_cli_train_grpo_runs_checks_encoders_and_resumes(shapes_gallery, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "run"
+    base = ["train", "grpo", "--recipe", "recipes/shapes-tiny.yaml", "--out", str(out), "--set", f"gallery={shapes_gallery}",
+            "--set", "train_scenes=4", "--set", "grpo.prompts_per_step=2", "--set", "grpo.num_generations=2",
+            "--set", "grpo.max_completion_length=8", "--set", "grpo.logging_steps=1", "--set", "grpo.save_steps=1", "--device", "cpu"]
+    wrong = runner.invoke(app, [*base, "--set", "text_encoder=sbert:other", "--set", "grpo.max_steps=1"])
+    assert wrong.exit_code == 2 and "text encoder 'sbert:other' is not the gallery's ('minilm'" in wrong.output
+    first = runner.invoke(app, [*base, "--set", "grpo.max_steps=1"])
+    assert first.exit_code == 0, first.output
+    assert (out / "final" / "config.json").is_file() and (out / "checkpoints" / "checkpoint-1").is_dir()
+    again = runner.invoke(app, [*base, "--set", "grpo.max_steps=1"])
+    assert again.exit_code == 2 and "a run is already here" in again.output
+    # Resuming needs the same recipe: the run's recipe.yaml names max_steps=1.
+    changed = runner.invoke(app, [*base, "--set", "grpo.max_steps=2", "--resume"])
+    assert changed.exit_code == 2 and "differs from the run's recipe.yaml" in changed.output
+    resumed = runner.invoke(app, [*base, "--set", "grpo.max_steps=1", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    logs = json.loads((out / "log_history.json").read_text())
+    assert any("rewards/cim_grc/mean" in entry and "rewards/cim_qir/mean" in entry for entry in logs)
