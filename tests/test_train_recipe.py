@@ -62,3 +62,22 @@ def test_cli_train_grpo_runs_checks_encoders_and_resumes(shapes_gallery, tmp_pat
     assert resumed.exit_code == 0, resumed.output
     logs = json.loads((out / "log_history.json").read_text())
     assert any("rewards/cim_grc/mean" in entry and "rewards/cim_qir/mean" in entry for entry in logs)
+
+
+def test_cli_train_sft_runs_and_resumes(tmp_path):
+    from cim.train.recipe import SFTRecipe
+
+    assert load_recipe("recipes/shapes-tiny-sft.yaml", kind=SFTRecipe).sft.max_steps == 750
+    runner = CliRunner()
+    out = tmp_path / "sft"
+    base = ["train", "sft", "--recipe", "recipes/shapes-tiny-sft.yaml", "--out", str(out), "--set", "train_scenes=8",
+            "--set", "sft.batch_size=4", "--set", "sft.logging_steps=1", "--set", "sft.save_steps=1"]
+    bad = runner.invoke(app, [*base, "--set", "level=perfect"])
+    assert bad.exit_code == 2 and "unknown caption level 'perfect'" in bad.output and not out.exists()
+    first = runner.invoke(app, [*base, "--set", "sft.max_steps=1"])
+    assert first.exit_code == 0, first.output
+    assert (out / "final" / "config.json").is_file() and (out / "checkpoints" / "checkpoint-1").is_dir()
+    logs = json.loads((out / "log_history.json").read_text())
+    assert any("loss" in entry for entry in logs)
+    resumed = runner.invoke(app, [*base, "--set", "sft.max_steps=1", "--resume"])
+    assert resumed.exit_code == 0, resumed.output

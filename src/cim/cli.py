@@ -226,14 +226,32 @@ def train_grpo(
     device: str | None = typer.Option(None, help="Device of the reward's encoders (default: cuda if available)."),
 ) -> None:
     """GRPO of a vision-language captioner with the CIM reward; the recipe is checked before training starts."""
-    from cim.errors import CIMError
     from cim.train.recipe import load_recipe
     from cim.train.run import run_grpo
 
     _quiet_libraries()
     try:
         final = run_grpo(load_recipe(recipe, overrides), out, resume=resume, device=device)
-    except CIMError as error:
+    except ValueError as error:  # CIMError and the shapes world's argument errors
+        fail(str(error))
+    out_console.print(f"trained policy: {final}")
+
+
+@train_app.command("sft")
+def train_sft(
+    out: Path = typer.Option(..., "--out", help="Run folder: recipe.yaml, checkpoints/, final/, log_history.json."),
+    recipe: Path | None = typer.Option(None, help="YAML recipe (e.g. recipes/shapes-tiny-sft.yaml); defaults when omitted."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a recipe key, e.g. --set sft.max_steps=100 (repeatable)."),
+    resume: bool = typer.Option(False, help="Continue the run in OUT from its last checkpoint."),
+) -> None:
+    """Supervised fine-tuning of a captioner on shapes captions of one level (e.g. the base of CIM-GRPO)."""
+    from cim.train.recipe import SFTRecipe, load_recipe
+    from cim.train.run import run_sft
+
+    _quiet_libraries()
+    try:
+        final = run_sft(load_recipe(recipe, overrides, kind=SFTRecipe), out, resume=resume)
+    except ValueError as error:  # CIMError and the shapes world's argument errors
         fail(str(error))
     out_console.print(f"trained policy: {final}")
 

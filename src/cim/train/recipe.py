@@ -18,6 +18,7 @@ import yaml
 from cim.errors import InputError
 from cim.reward.scorer import ScorerOptions
 from cim.train.grpo import GRPOOptions
+from cim.train.sft import SFTOptions
 
 DEFAULT_SHAPES_GALLERY = "shapes-default"
 
@@ -35,6 +36,21 @@ class GRPORecipe:
     reward_image_size: int = 128  # what the reward's image encoder sees (the gallery's resolution)
     reward: ScorerOptions = field(default_factory=ScorerOptions)
     grpo: GRPOOptions = field(default_factory=GRPOOptions)
+
+
+@dataclass(frozen=True)
+class SFTRecipe:
+    """Everything `cim train sft` needs: the policy to start from, the captions to imitate, SFT options."""
+
+    policy: str = "tiny"  # "tiny" (built from scratch) or an HF vision-language model id / folder
+    train_scenes: int = 2000
+    level: str = "complete"  # caption level of the targets (see cim.shapes.LEVELS)
+    caption_epochs: int = 1  # dataset copies, each with a fresh caption draw
+    image_size: int = 84
+    sft: SFTOptions = field(default_factory=SFTOptions)
+
+
+Recipe = GRPORecipe | SFTRecipe
 
 
 def _check_type(path: str, value: Any, annotation: Any) -> Any:
@@ -90,8 +106,8 @@ def _apply_override(values: dict[str, Any], override: str) -> None:
     node[last] = yaml.safe_load(raw)
 
 
-def load_recipe(path: str | Path | None = None, overrides: list[str] = ()) -> GRPORecipe:
-    """A recipe from YAML (or the defaults when `path` is None), with `section.key=value` overrides applied."""
+def load_recipe(path: str | Path | None = None, overrides: list[str] = (), kind: type = GRPORecipe) -> Recipe:
+    """A `kind` recipe from YAML (or the defaults when `path` is None), with `section.key=value` overrides applied."""
     values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -104,11 +120,11 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] = ()) -> GR
     for override in overrides:
         _apply_override(values, override)
     try:
-        return _build(GRPORecipe, values)
+        return _build(kind, values)
     except InputError as error:
         raise InputError(str(error), source=str(path) if path else None) from None
 
 
-def recipe_dict(recipe: GRPORecipe) -> dict[str, Any]:
+def recipe_dict(recipe: Recipe) -> dict[str, Any]:
     """The recipe as plain YAML-able data (tuples as lists)."""
     return json.loads(json.dumps(dataclasses.asdict(recipe)))

@@ -1,20 +1,52 @@
-"""`cim train grpo`: a recipe's policy, gallery, reward and data wired into TRL's GRPOTrainer, resumable."""
+"""`cim train sft|grpo`: a recipe wired into TRL's trainers, in a resumable run folder.
+
+A run folder holds recipe.yaml, checkpoints/ (every save_steps), final/ (an HF model folder) and
+log_history.json. Starting over an existing run is an error; `resume` continues it with the same recipe.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from cim.errors import EncoderMismatchError, InputError
 from cim.io import atomic_write, write_json
 from cim.reward.scorer import CIMScorer
-from cim.train.recipe import DEFAULT_SHAPES_GALLERY, GRPORecipe, recipe_dict
+from cim.train.recipe import DEFAULT_SHAPES_GALLERY, GRPORecipe, Recipe, SFTRecipe, recipe_dict
 
 CHECKPOINTS = "checkpoints"
 FINAL = "final"
+
+
+def _start_run(out: Path, recipe: Recipe, resume: bool) -> None:
+    """Refuse to overwrite a run, or to resume it with another recipe; then record the recipe."""
+    saved = out / "recipe.yaml"
+    if saved.is_file() and not resume:
+        raise InputError("a run is already here; pass --resume to continue it or choose another --out", source=str(out))
+    if resume and saved.is_file() and yaml.safe_load(saved.read_text()) != recipe_dict(recipe):
+        raise InputError("--resume with a recipe that differs from the run's recipe.yaml", source=str(out))
+    with atomic_write(saved) as stream:
+        yaml.safe_dump(recipe_dict(recipe), stream, sort_keys=False)
+
+
+def _policy(policy: str, seed: int, out: Path) -> Path:
+    """The starting model folder: an id / folder as given, or the tiny preset built into OUT/policy-init."""
+    if policy != "tiny":
+        return Path(policy)
+    from cim.train.tiny import build_tiny_vlm
+
+    folder = out / "policy-init"
+    if not (folder / "config.json").is_file():
+        build_tiny_vlm(folder, seed=seed)
+    return folder
+
+
+def _write_log(out: Path, log_history: list[dict[str, Any]]) -> None:
+    write_json(out / "log_history.json", json.loads(json.dumps(log_history)))
 
 
 def _scorer(recipe: GRPORecipe, device: str | None) -> CIMScorer:
@@ -32,41 +64,38 @@ def _scorer(recipe: GRPORecipe, device: str | None) -> CIMScorer:
     return scorer
 
 
-def _policy(recipe: GRPORecipe, out: Path) -> Path:
-    if recipe.policy != "tiny":
-        return Path(recipe.policy)
-    from cim.train.tiny import build_tiny_vlm
-
-    folder = out / "policy-init"
-    if not (folder / "config.json").is_file():
-        build_tiny_vlm(folder, seed=recipe.grpo.seed)
-    return folder
-
-
 def run_grpo(recipe: GRPORecipe, out: str | Path, resume: bool = False, device: str | None = None) -> Path:
-    """Train with GRPO; with `resume`, continue from the last checkpoint in OUT/checkpoints. Returns OUT/final."""
-    from transformers.trainer_utils import get_last_checkpoint
-
+    """GRPO with the CIM reward; with `resume`, continue from the last checkpoint. Returns OUT/final."""
     from cim.shapes import split_scenes
     from cim.train.data import grpo_dataset
     from cim.train.grpo import make_grpo_trainer
+    from cim.train.sft import last_checkpoint
 
     out = Path(out)
-    saved = out / "recipe.yaml"
-    if saved.is_file() and not resume:
-        raise InputError("a run is already here; pass --resume to continue it or choose another --out", source=str(out))
-    if resume and saved.is_file() and yaml.safe_load(saved.read_text()) != recipe_dict(recipe):
-        raise InputError("--resume with a recipe that differs from the run's recipe.yaml", source=str(out))
-    scorer = _scorer(recipe, device)
-    model_dir = _policy(recipe, out)
-    with atomic_write(saved) as stream:
-        yaml.safe_dump(recipe_dict(recipe), stream, sort_keys=False)
+    scorer = _scorer(recipe, device)  # encoder and gallery errors come before anything is written
+    _start_run(out, recipe, resume)
+    model_dir = _policy(recipe.policy, recipe.grpo.seed, out)
     dataset = grpo_dataset(split_scenes("train", recipe.train_scenes), recipe.image_size, recipe.reward_image_size)
     trainer = make_grpo_trainer(model_dir, dataset, scorer, out / CHECKPOINTS, recipe.grpo)
-    checkpoints = out / CHECKPOINTS
-    last = get_last_checkpoint(str(checkpoints)) if resume and checkpoints.is_dir() else None
-    trainer.train(resume_from_checkpoint=last)
+    trainer.train(resume_from_checkpoint=last_checkpoint(out / CHECKPOINTS) if resume else None)
     trainer.save_model(str(out / FINAL))
     trainer.processing_class.save_pretrained(out / FINAL)
-    write_json(out / "log_history.json", json.loads(json.dumps(trainer.state.log_history)))
+    _write_log(out, trainer.state.log_history)
     return out / FINAL
+
+
+def run_sft(recipe: SFTRecipe, out: str | Path, resume: bool = False) -> Path:
+    """SFT on shapes captions of the recipe's level; with `resume`, continue from the last checkpoint."""
+    from cim.shapes import split_scenes
+    from cim.train.data import sft_dataset
+    from cim.train.sft import train_sft
+
+    out = Path(out)
+    dataset = sft_dataset(split_scenes("train", recipe.train_scenes), recipe.level, recipe.image_size,
+                          seed=recipe.sft.seed, epochs=recipe.caption_epochs)
+    _start_run(out, recipe, resume)
+    model_dir = _policy(recipe.policy, recipe.sft.seed, out)
+    final = train_sft(model_dir, dataset, out / FINAL, recipe.sft, checkpoint_dir=out / CHECKPOINTS, resume=resume)
+    state = json.loads((final / "trainer_state.json").read_text())
+    _write_log(out, state.get("log_history", []))
+    return final

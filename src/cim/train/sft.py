@@ -25,6 +25,7 @@ class SFTOptions:
     weight_decay: float = 0.0
     seed: int = 0
     logging_steps: int = 25
+    save_steps: int = 0  # checkpoint every N steps (0: none); a run resumes from its last checkpoint
     threads: int | None = None
     gradient_checkpointing: bool = False  # TRL defaults to True; it only costs time on small models
 
@@ -42,6 +43,13 @@ class SFTOptions:
         return asdict(self)
 
 
+def last_checkpoint(folder: str | Path) -> str | None:
+    """The newest "checkpoint-N" folder a trainer wrote in `folder`, or None."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(folder)) if Path(folder).is_dir() else None
+
+
 def sft_config(out_dir: str | Path, options: SFTOptions):
     """TRL SFTConfig for captioning rows (completion-only loss, no checkpoints, CPU-friendly)."""
     from trl import SFTConfig
@@ -55,18 +63,25 @@ def sft_config(out_dir: str | Path, options: SFTOptions):
         lr_scheduler_type=options.lr_scheduler,
         warmup_steps=options.warmup_ratio,  # transformers 5: a value below 1 is a fraction of the steps
         weight_decay=options.weight_decay,
-        save_strategy="no",
+        save_strategy="steps" if options.save_steps else "no",
+        save_steps=options.save_steps or 500,
         completion_only_loss=True,
         max_length=None,
     )
 
 
 def train_sft(
-    model_dir: str | Path, dataset: Any, out_dir: str | Path, options: SFTOptions | None = None
+    model_dir: str | Path,
+    dataset: Any,
+    out_dir: str | Path,
+    options: SFTOptions | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> Path:
     """Fine-tune the model in `model_dir` on `dataset` (see `cim.train.data.sft_dataset`); save to `out_dir`.
 
-    Returns `out_dir`, an HF model folder with the processor beside the weights; the trainer's log
+    With `resume`, training continues from the last checkpoint in `checkpoint_dir` (written every
+    `options.save_steps`). Returns `out_dir`, an HF model folder with the processor beside the weights; the trainer's log
     history is in `trainer_state.json` there.
     """
     import torch
@@ -82,10 +97,11 @@ def train_sft(
     out = Path(out_dir)
     model = AutoModelForImageTextToText.from_pretrained(model_dir)
     processor = AutoProcessor.from_pretrained(model_dir)
+    checkpoints = Path(checkpoint_dir) if checkpoint_dir is not None else out
     trainer = SFTTrainer(
-        model=model, args=sft_config(out, options), train_dataset=dataset, processing_class=processor
+        model=model, args=sft_config(checkpoints, options), train_dataset=dataset, processing_class=processor
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=last_checkpoint(checkpoints) if resume else None)
     trainer.save_model(str(out))
     trainer.state.save_to_json(str(out / "trainer_state.json"))
     processor.save_pretrained(out)
