@@ -81,3 +81,38 @@ def test_cli_train_sft_runs_and_resumes(tmp_path):
     assert any("loss" in entry for entry in logs)
     resumed = runner.invoke(app, [*base, "--set", "sft.max_steps=1", "--resume"])
     assert resumed.exit_code == 0, resumed.output
+
+
+def test_grpo_on_a_jsonl_of_real_image_files(shapes_gallery, tmp_path):
+    from PIL import Image
+
+    from cim.shapes import export_split
+    from cim.train.data import jsonl_grpo_dataset
+    from cim.train.recipe import load_recipe
+    from cim.train.run import run_grpo
+
+    captions = export_split("train", "complete", tmp_path / "train", size=84, n=4)
+    dataset = jsonl_grpo_dataset(captions)
+    assert dataset.column_names == ["prompt", "image", "id"] and isinstance(dataset[0]["image"], Image.Image)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x", "image": "nope.png"}) + "\n")
+    with pytest.raises(InputError, match=r"bad.jsonl:1: image not found"):
+        jsonl_grpo_dataset(bad)
+    recipe = load_recipe("recipes/shapes-tiny.yaml", [f"gallery={shapes_gallery}", f"train_data={captions}", "grpo.prompts_per_step=2",
+                                                      "grpo.num_generations=2", "grpo.max_completion_length=8", "grpo.max_steps=1", "grpo.logging_steps=1"])
+    run_grpo(recipe, tmp_path / "run", device="cpu")
+    logs = json.loads((tmp_path / "run" / "log_history.json").read_text())
+    assert any("rewards/cim_qir/mean" in entry for entry in logs)
+
+
+def test_paper_recipe_maps_the_release_to_trl(tmp_path):
+    from cim.train.grpo import grpo_config
+
+    recipe = load_recipe("recipes/qwen2.5-vl-7b-paper.yaml")
+    assert recipe.policy == "Qwen/Qwen2.5-VL-7B-Instruct" and recipe.reward.k == 3 and recipe.reward.beta == 1.0
+    grpo = recipe.grpo
+    assert (grpo.num_generations, grpo.learning_rate, grpo.kl_beta, grpo.max_completion_length) == (5, 1e-6, 0.001, 1024)
+    assert grpo.prompts_per_step * 8 * grpo.gradient_accumulation_steps == 256  # prompts per update on 8 GPUs
+    config = grpo_config(tmp_path, grpo, [1.0, recipe.reward.beta])
+    assert config.beta == 0.001 and config.epsilon == 0.2 and config.lr_scheduler_type == "constant"
+    assert config.per_device_train_batch_size == 20 and config.gradient_accumulation_steps == 8

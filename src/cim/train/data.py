@@ -4,16 +4,18 @@ GRPO rows: `prompt` (one user turn with the paper's prompt; TRL inserts the imag
 (what the policy sees), `scene_id`, and the columns the CIM reward functions read: `source_id` (a
 gallery id, only when the scene is in the reward's gallery) and `source_image` (the image rendered at
 the gallery's resolution, when it is not). SFT rows add `completion`: one assistant turn with a target
-caption of the scene.
+caption of the scene. `jsonl_grpo_dataset` reads real images from a JSONL instead.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from cim.errors import InputError
+from cim.io import read_jsonl
 from cim.shapes import LEVELS, Scene, caption_for_level, render_scene, stable_seed
 from cim.train.tiny import PROMPT
 
@@ -103,3 +105,34 @@ def sft_dataset(
     columns = {name: values * epochs for name, values in columns.items()}
     columns["completion"] = targets
     return Dataset.from_dict(columns)
+
+
+def jsonl_grpo_dataset(path: str | Path, prompt: str = PROMPT):
+    """GRPO prompts from a JSONL of {"id", "image": path (relative to the file), optional "source_id"}.
+
+    Images stay paths in the file and decode lazily (a `datasets.Image` column). With "source_id" the
+    reward looks the source up in its gallery (as the release does); otherwise it embeds the image.
+    """
+    from datasets import Dataset
+    from datasets import Image as ImageFeature
+
+    path = Path(path)
+    columns: dict[str, list[Any]] = {"prompt": [], "image": [], "id": []}
+    source_ids: list[str | None] = []
+    for line, row in read_jsonl(path):
+        if not isinstance(row.get("id"), str) or not isinstance(row.get("image"), str):
+            raise InputError('needs string fields "id" and "image"', source=str(path), line=line)
+        image = (path.parent / row["image"]).resolve()
+        if not image.is_file():
+            raise InputError(f"image not found: {image}", source=str(path), line=line)
+        columns["prompt"].append(caption_messages(prompt))
+        columns["image"].append(str(image))
+        columns["id"].append(row["id"])
+        source_ids.append(row.get("source_id"))
+    if not columns["id"]:
+        raise InputError("no rows", source=str(path))
+    if any(s is not None for s in source_ids):
+        if not all(isinstance(s, str) for s in source_ids):
+            raise InputError('"source_id" must be given on every row or on none', source=str(path))
+        columns["source_id"] = source_ids
+    return Dataset.from_dict(columns).cast_column("image", ImageFeature())

@@ -24,7 +24,10 @@ class GRPOOptions:
     """
 
     learning_rate: float = 1e-4
-    prompts_per_step: int = 8
+    prompts_per_step: int = 8  # per process and micro-step; × processes × accumulation = prompts per update
+    gradient_accumulation_steps: int = 1
+    epsilon: float = 0.2  # PPO clip range
+    use_vllm: bool = False  # vLLM rollouts (needs vllm installed; TRL's colocate mode)
     num_generations: int = 8
     max_completion_length: int = 64
     max_steps: int = 100
@@ -56,6 +59,7 @@ class GRPOOptions:
             "max_completion_length",
             "max_steps",
             "logging_steps",
+            "gradient_accumulation_steps",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -86,6 +90,10 @@ def grpo_config(out_dir: str | Path, options: GRPOOptions, reward_weights: list[
         lr_scheduler_type=options.lr_scheduler,
         weight_decay=options.weight_decay,
         per_device_train_batch_size=options.prompts_per_step * options.num_generations,
+        gradient_accumulation_steps=options.gradient_accumulation_steps,
+        epsilon=options.epsilon,
+        use_vllm=options.use_vllm,
+        vllm_mode="colocate",
         num_generations=options.num_generations,
         max_completion_length=options.max_completion_length,
         max_steps=options.max_steps,

@@ -31,8 +31,9 @@ class GRPORecipe:
     gallery: str = DEFAULT_SHAPES_GALLERY  # a gallery folder, or the cached 20k shapes gallery
     text_encoder: str | None = None  # when set, must match the gallery's manifest
     image_encoder: str | None = None
-    train_scenes: int = 2000
-    image_size: int = 84  # what the policy sees
+    train_data: str = "shapes"  # "shapes" (the train split) or a JSONL of {"id", "image", optional "source_id"}
+    train_scenes: int = 2000  # with train_data "shapes"
+    image_size: int = 84  # what the policy sees (shapes)
     reward_image_size: int = 128  # what the reward's image encoder sees (the gallery's resolution)
     reward: ScorerOptions = field(default_factory=ScorerOptions)
     grpo: GRPOOptions = field(default_factory=GRPOOptions)

@@ -49,6 +49,15 @@ def _write_log(out: Path, log_history: list[dict[str, Any]]) -> None:
     write_json(out / "log_history.json", json.loads(json.dumps(log_history)))
 
 
+def _local_device() -> str | None:
+    """This process's GPU under a multi-process launcher (each rank scores on its own card)."""
+    import os
+
+    import torch
+
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else None
+
+
 def _scorer(recipe: GRPORecipe, device: str | None) -> CIMScorer:
     if recipe.gallery == DEFAULT_SHAPES_GALLERY:
         from cim.demo import ensure_shapes_gallery
@@ -67,15 +76,18 @@ def _scorer(recipe: GRPORecipe, device: str | None) -> CIMScorer:
 def run_grpo(recipe: GRPORecipe, out: str | Path, resume: bool = False, device: str | None = None) -> Path:
     """GRPO with the CIM reward; with `resume`, continue from the last checkpoint. Returns OUT/final."""
     from cim.shapes import split_scenes
-    from cim.train.data import grpo_dataset
+    from cim.train.data import grpo_dataset, jsonl_grpo_dataset
     from cim.train.grpo import make_grpo_trainer
     from cim.train.sft import last_checkpoint
 
     out = Path(out)
-    scorer = _scorer(recipe, device)  # encoder and gallery errors come before anything is written
+    scorer = _scorer(recipe, device or _local_device())  # encoder and gallery errors come before anything is written
     _start_run(out, recipe, resume)
     model_dir = _policy(recipe.policy, recipe.grpo.seed, out)
-    dataset = grpo_dataset(split_scenes("train", recipe.train_scenes), recipe.image_size, recipe.reward_image_size)
+    if recipe.train_data == "shapes":
+        dataset = grpo_dataset(split_scenes("train", recipe.train_scenes), recipe.image_size, recipe.reward_image_size)
+    else:
+        dataset = jsonl_grpo_dataset(recipe.train_data)
     trainer = make_grpo_trainer(model_dir, dataset, scorer, out / CHECKPOINTS, recipe.grpo)
     trainer.train(resume_from_checkpoint=last_checkpoint(out / CHECKPOINTS) if resume else None)
     trainer.save_model(str(out / FINAL))
