@@ -30,7 +30,9 @@ from cim.train.tiny import TinyVLMConfig, build_tiny_vlm, count_parameters
 def main() -> None:
     defaults = TinyVLMConfig()
     sft_defaults = SFTOptions()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=750)
     parser.add_argument("--lr", type=float, default=sft_defaults.learning_rate)
     parser.add_argument("--scheduler", choices=SCHEDULERS, default=sft_defaults.lr_scheduler)
@@ -84,7 +86,9 @@ def main() -> None:
     loss_shuffled = caption_loss(model, processor, shuffled, references)
     headline = {
         "config": asdict(config),
-        "sft": {k: v for k, v in options.to_dict().items() if k in ("learning_rate", "batch_size", "lr_scheduler")},
+        "sft": {
+            k: v for k, v in options.to_dict().items() if k in ("learning_rate", "batch_size", "lr_scheduler")
+        },
         "train_scenes": args.train_scenes,
         "val_scenes": args.val_scenes,
         "parameters": count_parameters(model),
@@ -93,7 +97,17 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "val_loss_real_images": round(loss_real, 4),
         "val_loss_shuffled_images": round(loss_shuffled, 4),
-        **{k: mean[k] for k in ("object_precision", "object_recall", "attribute_f1", "relation_precision", "relation_recall", "relation_f1")},
+        **{
+            k: mean[k]
+            for k in (
+                "object_precision",
+                "object_recall",
+                "attribute_f1",
+                "relation_precision",
+                "relation_recall",
+                "relation_f1",
+            )
+        },
     }
     result = headline | {
         "val_fact_scores": mean,
