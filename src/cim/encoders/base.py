@@ -109,3 +109,26 @@ def grid_dim(channels: int, pooling: str) -> int:
         return channels
     grid = int(pooling.removeprefix("grid"))
     return channels * grid * grid
+
+
+class TransformImageEncoder:
+    """Base of image encoders whose preprocessing is a picklable `self.transform` (PIL → tensor).
+
+    Subclasses set `transform`, `dim` and the model, and implement `embed` and `describe`.
+    """
+
+    transform: Any
+    dim: int
+
+    def __init__(self, spec: str, pooling: str, device: str | None) -> None:
+        self.spec = spec
+        self.pooling = check_pooling(pooling)
+        self.device = pick_device(device)
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        return self.transform(image)
+
+    def _describe(self, preprocessing: dict[str, Any], features: str, **extra: Any) -> dict[str, Any]:
+        """The manifest entry: identity, preprocessing, what the features are."""
+        return {"spec": self.spec, "dim": self.dim, "pooling": self.pooling, **preprocessing,
+                "features": features, **extra, "normalised": True}

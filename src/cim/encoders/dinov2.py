@@ -6,13 +6,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from cim.encoders.base import check_pooling, grid_dim, pick_device, pool_patch_tokens
+from cim.encoders.base import TransformImageEncoder, grid_dim, pool_patch_tokens
 from cim.encoders.hf_clip import ProcessorTransform, from_pretrained, resolve_model_path
 
 
-class Dinov2ImageEncoder:
+class Dinov2ImageEncoder(TransformImageEncoder):
     """Dinov2Model: layer-normed CLS token (global) or last-layer patch tokens grid-pooled."""
 
     def __init__(
@@ -20,9 +19,7 @@ class Dinov2ImageEncoder:
     ) -> None:
         from transformers import AutoImageProcessor, Dinov2Model
 
-        self.spec = spec
-        self.pooling = check_pooling(pooling)
-        self.device = pick_device(device)
+        super().__init__(spec, pooling, device)
         path = resolve_model_path(spec, "dinov2:<hub id or local folder>")
         model = from_pretrained(Dinov2Model, spec, path, dtype=torch.float32)
         self.model = model.eval().to(self.device)
@@ -30,9 +27,6 @@ class Dinov2ImageEncoder:
         self.image_size = self.transform.size
         self.patch_size = int(model.config.patch_size)
         self.dim = grid_dim(int(model.config.hidden_size), self.pooling)
-
-    def preprocess(self, image: Image.Image) -> torch.Tensor:
-        return self.transform(image)
 
     def embed(self, pixels: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
@@ -45,14 +39,7 @@ class Dinov2ImageEncoder:
 
     def describe(self) -> dict[str, Any]:
         features = "CLS token" if self.pooling == "global" else "last-layer patch tokens, grid-pooled"
-        return {
-            "spec": self.spec,
-            "dim": self.dim,
-            "pooling": self.pooling,
-            **self.transform.describe(),
-            "features": features,
-            "normalised": True,
-        }
+        return self._describe(self.transform.describe(), features)
 
 
 def load_image(

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.transforms import functional as TF
 
-from cim.encoders.base import TextEmbedding, check_pooling, grid_dim, pick_device, pool_patch_tokens
+from cim.encoders.base import TextEmbedding, TransformImageEncoder, grid_dim, pick_device, pool_patch_tokens
 from cim.encoders.registry import split_spec
 
 MODEL_TYPES = ("clip", "siglip")
@@ -167,7 +167,7 @@ class HFClipTextEncoder:
         }
 
 
-class HFClipImageEncoder:
+class HFClipImageEncoder(TransformImageEncoder):
     """CLIP / SigLIP vision tower: projected embedding (text space) or grid-pooled patch tokens (vision only)."""
 
     def __init__(
@@ -175,9 +175,7 @@ class HFClipImageEncoder:
     ) -> None:
         from transformers import AutoImageProcessor
 
-        self.spec = spec
-        self.pooling = check_pooling(pooling)
-        self.device = pick_device(device)
+        super().__init__(spec, pooling, device)
         path, self.model = _load_model(spec, self.device)
         self.transform = ProcessorTransform(from_pretrained(AutoImageProcessor, spec, path), image_size)
         self.image_size = self.transform.size
@@ -187,9 +185,6 @@ class HFClipImageEncoder:
         self.interpolate = self.image_size != int(vision.image_size)
         projected = int(vision.hidden_size if config.model_type == "siglip" else config.projection_dim)
         self.dim = projected if self.pooling == "global" else grid_dim(int(vision.hidden_size), self.pooling)
-
-    def preprocess(self, image: Image.Image) -> torch.Tensor:
-        return self.transform(image)
 
     def embed(self, pixels: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
@@ -205,15 +200,8 @@ class HFClipImageEncoder:
 
     def describe(self) -> dict[str, Any]:
         shared = self.pooling == "global"
-        return {
-            "spec": self.spec,
-            "dim": self.dim,
-            "pooling": self.pooling,
-            **self.transform.describe(),
-            "features": "projected image embedding" if shared else "last-layer patch tokens, grid-pooled",
-            "text_space": shared,
-            "normalised": True,
-        }
+        features = "projected image embedding" if shared else "last-layer patch tokens, grid-pooled"
+        return self._describe(self.transform.describe(), features, text_space=shared)
 
 
 def load_text(spec: str, device: str | None = None) -> HFClipTextEncoder:

@@ -9,10 +9,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torchvision import transforms as T
 
-from cim.encoders.base import TextEmbedding, check_pooling, grid_dim, pick_device, pool_feature_map
+from cim.encoders.base import TextEmbedding, TransformImageEncoder, grid_dim, pick_device, pool_feature_map
 from cim.encoders.registry import split_spec
 
 USAGE = "openclip:<arch>/<pretrained tag or checkpoint file>"
@@ -98,7 +97,7 @@ class OpenClipTextEncoder:
         return {"spec": self.spec, "dim": self.dim, "max_tokens": self.max_tokens, "normalised": True}
 
 
-class OpenClipImageEncoder:
+class OpenClipImageEncoder(TransformImageEncoder):
     """OpenCLIP image tower: encode_image (text space) or, for ViTs, grid-pooled last-layer patch tokens."""
 
     def __init__(
@@ -106,9 +105,7 @@ class OpenClipImageEncoder:
     ) -> None:
         from open_clip.transformer import VisionTransformer
 
-        self.spec = spec
-        self.pooling = check_pooling(pooling)
-        self.device = pick_device(device)
+        super().__init__(spec, pooling, device)
         _, self.model, self.transform, width = _create(spec, self.device, image_size)
         visual = self.model.visual
         if self.pooling != "global" and not isinstance(visual, VisionTransformer):
@@ -125,9 +122,6 @@ class OpenClipImageEncoder:
             width if self.pooling == "global" else grid_dim(int(visual.transformer.width), self.pooling)
         )
 
-    def preprocess(self, image: Image.Image) -> torch.Tensor:
-        return self.transform(image)
-
     def embed(self, pixels: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
             pixels = pixels.to(self.device, torch.float32)
@@ -140,18 +134,10 @@ class OpenClipImageEncoder:
 
     def describe(self) -> dict[str, Any]:
         shared = self.pooling == "global"
-        return {
-            "spec": self.spec,
-            "dim": self.dim,
-            "pooling": self.pooling,
-            "image_size": self.image_size,
-            "resize": "; ".join(repr(t) for t in self.transform.transforms if not isinstance(t, T.Normalize)),
-            "mean": self.mean,
-            "std": self.std,
-            "features": "encode_image" if shared else "last-layer patch tokens (ln_post), grid-pooled",
-            "text_space": shared,
-            "normalised": True,
-        }
+        resize = "; ".join(repr(t) for t in self.transform.transforms if not isinstance(t, T.Normalize))
+        preprocessing = {"image_size": self.image_size, "resize": resize, "mean": self.mean, "std": self.std}
+        features = "encode_image" if shared else "last-layer patch tokens (ln_post), grid-pooled"
+        return self._describe(preprocessing, features, text_space=shared)
 
 
 def load_text(spec: str, device: str | None = None) -> OpenClipTextEncoder:
