@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--vision-layers", type=int, default=defaults.vision_layers)
     parser.add_argument("--text-layers", type=int, default=defaults.text_layers)
     parser.add_argument("--num-heads", type=int, default=defaults.num_heads)
+    parser.add_argument("--freeze-vision", action="store_true", help="train the language model only")
     parser.add_argument("--train-scenes", type=int, default=2000)
     parser.add_argument("--val-scenes", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
@@ -65,6 +66,7 @@ def main() -> None:
         seed=args.seed,
         logging_steps=50,
         threads=args.threads,
+        freeze_vision=args.freeze_vision,
     )
     start = time.perf_counter()
     base = build_tiny_vlm(args.out / "base", seed=args.seed, config=config)
@@ -87,7 +89,7 @@ def main() -> None:
     headline = {
         "config": asdict(config),
         "sft": {
-            k: v for k, v in options.to_dict().items() if k in ("learning_rate", "batch_size", "lr_scheduler")
+            k: v for k, v in options.to_dict().items() if k in ("learning_rate", "batch_size", "lr_scheduler", "freeze_vision")
         },
         "train_scenes": args.train_scenes,
         "val_scenes": args.val_scenes,

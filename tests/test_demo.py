@@ -1,28 +1,29 @@
-"""The main job at a small scale: a shapes gallery is built and cached, caption levels are ordered."""
+"""The main job at a small scale: gallery cached, reward levels ordered, base → GRPO → before/after table."""
 
 import json
 
-from cim.demo import LEVELS, ordering_checks, run_demo
+from cim.demo import LEVELS, before_after, check_reward_levels, ordering_checks, resolve_gallery, run_demo
 from cim.gallery.store import Gallery
-from cim.paths import default_shapes_gallery
+from cim.paths import cache_dir, default_shapes_gallery
+from cim.reward.scorer import CIMScorer
 
 
-def test_small_demo_orders_caption_levels(tmp_path, monkeypatch):
+def test_reward_levels_are_ordered_on_a_small_cached_gallery(tmp_path, monkeypatch):
     monkeypatch.setenv("CIM_HOME", str(tmp_path / "home"))
-    result = run_demo(tmp_path / "run", gallery_size=400, test_scenes=120)
-    gallery = Gallery.load(default_shapes_gallery(400))
+    path = resolve_gallery("shapes-400")
+    assert path == default_shapes_gallery(400)
+    gallery = Gallery.load(path)
     assert len(gallery) == 400 and gallery.manifest.image_encoder["image_size"] == 128
     assert gallery.ids[0] == "shapes-gallery-00000" and gallery.images[0] == "shapes:shapes-gallery-00000"
+    result = check_reward_levels(CIMScorer(gallery), tmp_path / "run", test_scenes=120)
     summaries = result["summaries"]
     assert [summaries[level]["scored"] for level in LEVELS] == [120] * 4
     means = [summaries[level]["reward_mean"] for level in LEVELS]
     assert means[0] > means[2] > means[3]  # complete > one-object > wrong even on a 400-scene gallery
-    saved = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert saved["summaries"]["complete"]["rows"] == 120
-    # The cached gallery is reused: a second run does not rebuild it.
-    stamp = (default_shapes_gallery(400) / "manifest.json").stat().st_mtime_ns
-    run_demo(tmp_path / "run2", gallery_size=400, test_scenes=10)
-    assert (default_shapes_gallery(400) / "manifest.json").stat().st_mtime_ns == stamp
+    # The cached gallery is reused: resolving the name again does not rebuild it.
+    stamp = (path / "manifest.json").stat().st_mtime_ns
+    assert resolve_gallery("shapes-400") == path and (path / "manifest.json").stat().st_mtime_ns == stamp
+    assert resolve_gallery(tmp_path / "elsewhere") == tmp_path / "elsewhere"
 
 
 def test_ordering_checks_use_two_standard_errors():
@@ -33,3 +34,27 @@ def test_ordering_checks_use_two_standard_errors():
                                       "one-object": summary(0.88, 0.01), "wrong": summary(0.5, 0.01)})
     assert not ordered  # 0.02 gap < 2·√2·0.01
     assert lines[0].endswith("✓") and lines[1].endswith("✗") and lines[2].endswith("✓")
+
+
+def test_tiny_demo_trains_evaluates_and_reuses_its_stages(shapes_gallery, tmp_path, monkeypatch):
+    monkeypatch.setenv("CIM_HOME", str(tmp_path / "home"))
+    overrides = [f"gallery={shapes_gallery}", "train_scenes=4", "grpo.prompts_per_step=2", "grpo.num_generations=2",
+                 "grpo.max_completion_length=8", "grpo.max_steps=1", "grpo.save_steps=1"]
+    base_overrides = ["train_scenes=4", "sft.batch_size=2", "sft.max_steps=1", "sft.save_steps=1"]
+    result = run_demo(tmp_path / "run", overrides, base_overrides, test_scenes=6)
+    stages = sorted(p.name.split("-")[0] for p in (cache_dir() / "models" / "tiny-base").iterdir())
+    assert stages == ["complete", "lossy"] and result["base"].endswith("/final") and "/tiny-base/lossy-" in result["base"]
+    files = list(result["evaluation"]["files"].values())
+    assert [f["object_recall"]["n"] for f in files] == [6, 6]
+    table = {row["metric"]: row for row in result["table"]}
+    assert {"object_recall", "object_precision", "relation_qa", "reward"} <= set(table)
+    for row in table.values():
+        assert abs(row["cim"] - row["base"] - row["difference"]) < 1e-9
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["table"] == json.loads(json.dumps(result["table"]))
+    # A second run reuses the base, the GRPO run and the captions.
+    stamp = (tmp_path / "run" / "grpo" / "final" / "config.json").stat().st_mtime_ns
+    again = run_demo(tmp_path / "run", overrides, base_overrides, test_scenes=6)
+    assert again["table"] == result["table"]
+    assert (tmp_path / "run" / "grpo" / "final" / "config.json").stat().st_mtime_ns == stamp
+    assert before_after(again["evaluation"]) == result["table"]

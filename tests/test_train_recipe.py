@@ -12,7 +12,7 @@ from cim.train.recipe import GRPORecipe, load_recipe, recipe_dict
 
 
 def test_shipped_recipe_loads_and_round_trips(tmp_path):
-    recipe = load_recipe("recipes/shapes-tiny.yaml")
+    recipe = load_recipe("shapes-tiny")
     assert recipe.policy == "tiny" and recipe.reward.k == 3 and recipe.grpo.num_generations == 8
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(recipe_dict(recipe)))
@@ -33,11 +33,11 @@ def test_shipped_recipe_loads_and_round_trips(tmp_path):
 )
 def test_bad_recipes_fail_before_training(overrides, message):
     with pytest.raises(InputError, match=message):
-        load_recipe("recipes/shapes-tiny.yaml", overrides)
+        load_recipe("shapes-tiny", overrides)
 
 
 def test_overrides_and_float_coercion():
-    recipe = load_recipe("recipes/shapes-tiny.yaml", ["grpo.learning_rate=1", "reward.beta=0.5", "grpo.components=[qir]"])
+    recipe = load_recipe("shapes-tiny", ["grpo.learning_rate=1", "reward.beta=0.5", "grpo.components=[qir]"])
     assert recipe.grpo.learning_rate == 1.0 and isinstance(recipe.grpo.learning_rate, float)
     assert recipe.reward.beta == 0.5 and recipe.grpo.components == ("qir",)
 
@@ -45,7 +45,7 @@ def test_overrides_and_float_coercion():
 def test_cli_train_grpo_runs_checks_encoders_and_resumes(shapes_gallery, tmp_path):
     runner = CliRunner()
     out = tmp_path / "run"
-    base = ["train", "grpo", "--recipe", "recipes/shapes-tiny.yaml", "--out", str(out), "--set", f"gallery={shapes_gallery}",
+    base = ["train", "grpo", "--recipe", "shapes-tiny", "--out", str(out), "--set", f"gallery={shapes_gallery}",
             "--set", "train_scenes=4", "--set", "grpo.prompts_per_step=2", "--set", "grpo.num_generations=2",
             "--set", "grpo.max_completion_length=8", "--set", "grpo.logging_steps=1", "--set", "grpo.save_steps=1", "--device", "cpu"]
     wrong = runner.invoke(app, [*base, "--set", "text_encoder=sbert:other", "--set", "grpo.max_steps=1"])
@@ -67,10 +67,10 @@ def test_cli_train_grpo_runs_checks_encoders_and_resumes(shapes_gallery, tmp_pat
 def test_cli_train_sft_runs_and_resumes(tmp_path):
     from cim.train.recipe import SFTRecipe
 
-    assert load_recipe("recipes/shapes-tiny-sft.yaml", kind=SFTRecipe).sft.max_steps == 750
+    assert load_recipe("shapes-tiny-sft", kind=SFTRecipe).sft.max_steps == 750
     runner = CliRunner()
     out = tmp_path / "sft"
-    base = ["train", "sft", "--recipe", "recipes/shapes-tiny-sft.yaml", "--out", str(out), "--set", "train_scenes=8",
+    base = ["train", "sft", "--recipe", "shapes-tiny-sft", "--out", str(out), "--set", "train_scenes=8",
             "--set", "sft.batch_size=4", "--set", "sft.logging_steps=1", "--set", "sft.save_steps=1"]
     bad = runner.invoke(app, [*base, "--set", "level=perfect"])
     assert bad.exit_code == 2 and "unknown caption level 'perfect'" in bad.output and not out.exists()
@@ -98,7 +98,7 @@ def test_grpo_on_a_jsonl_of_real_image_files(shapes_gallery, tmp_path):
     bad.write_text(json.dumps({"id": "x", "image": "nope.png"}) + "\n")
     with pytest.raises(InputError, match=r"bad.jsonl:1: image not found"):
         jsonl_grpo_dataset(bad)
-    recipe = load_recipe("recipes/shapes-tiny.yaml", [f"gallery={shapes_gallery}", f"train_data={captions}", "grpo.prompts_per_step=2",
+    recipe = load_recipe("shapes-tiny", [f"gallery={shapes_gallery}", f"train_data={captions}", "grpo.prompts_per_step=2",
                                                       "grpo.num_generations=2", "grpo.max_completion_length=8", "grpo.max_steps=1", "grpo.logging_steps=1"])
     run_grpo(recipe, tmp_path / "run", device="cpu")
     logs = json.loads((tmp_path / "run" / "log_history.json").read_text())
@@ -108,7 +108,7 @@ def test_grpo_on_a_jsonl_of_real_image_files(shapes_gallery, tmp_path):
 def test_paper_recipe_maps_the_release_to_trl(tmp_path):
     from cim.train.grpo import grpo_config
 
-    recipe = load_recipe("recipes/qwen2.5-vl-7b-paper.yaml")
+    recipe = load_recipe("qwen2.5-vl-7b-paper")
     assert recipe.policy == "Qwen/Qwen2.5-VL-7B-Instruct" and recipe.reward.k == 3 and recipe.reward.beta == 1.0
     grpo = recipe.grpo
     assert (grpo.num_generations, grpo.learning_rate, grpo.kl_beta, grpo.max_completion_length) == (5, 1e-6, 0.001, 1024)
@@ -116,3 +116,13 @@ def test_paper_recipe_maps_the_release_to_trl(tmp_path):
     config = grpo_config(tmp_path, grpo, [1.0, recipe.reward.beta])
     assert config.beta == 0.001 and config.epsilon == 0.2 and config.lr_scheduler_type == "constant"
     assert config.per_device_train_batch_size == 20 and config.gradient_accumulation_steps == 8
+
+
+def test_builtin_recipes_by_name_and_unknown_names_list_them():
+    from cim.train.recipe import SFTRecipe, builtin_recipe_names
+
+    assert {"shapes-tiny", "shapes-tiny-sft", "shapes-tiny-lossy", "qwen2.5-vl-7b-paper"} <= set(builtin_recipe_names())
+    lossy = load_recipe("shapes-tiny-lossy", kind=SFTRecipe)
+    assert lossy.level == "lossy" and lossy.sft.freeze_vision and lossy.caption_epochs == 2
+    with pytest.raises(InputError, match=r"recipe file not found \(built-in recipes: .*shapes-tiny-lossy"):
+        load_recipe("shapes-huge")

@@ -84,3 +84,41 @@ def test_datasets_have_the_columns_trl_and_the_reward_read():
     ]
     with pytest.raises(InputError, match="unknown caption level 'full'; valid: complete"):
         sft_dataset(scenes, "full")
+
+
+def test_lossy_captions_omit_facts_but_state_only_true_ones():
+    from cim.shapes import read_facts, scene_facts
+    from cim.train.data import lossy_captioner
+
+    captioner, rng = lossy_captioner(object_keep=0.7, relation_keep=0.25), random.Random(0)
+    kept, total_objects, relations = 0, 0, 0
+    for scene in split_scenes("train", 300):
+        stated, truth = read_facts(captioner(scene, rng)), scene_facts(scene)
+        assert stated.objects and stated.objects <= truth.objects
+        assert stated.attributes <= truth.attributes and stated.relations <= truth.relations
+        assert {a for a in truth.attributes if a[0] in stated.objects} == stated.attributes
+        kept, total_objects, relations = kept + len(stated.objects), total_objects + len(truth.objects), relations + len(stated.relations)
+    assert 0.65 < kept / total_objects < 0.8 and relations > 0
+    with pytest.raises(InputError, match="object_keep must be in"):
+        lossy_captioner(object_keep=1.5)
+
+
+def test_freezing_the_vision_encoder_keeps_it_fixed_through_sft(tiny_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from cim.train.data import sft_dataset
+    from cim.train.policy import freeze_vision_encoder, load_policy_for_training
+    from cim.train.sft import SFTOptions, train_sft
+
+    model = load_policy_for_training(tiny_dir, freeze_vision=True)
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert frozen and all(".visual." in f".{n}" for n in frozen)
+    assert any(p.requires_grad for p in model.parameters())
+    with pytest.raises(InputError, match="no vision encoder named one of visual"):
+        freeze_vision_encoder(torch.nn.Linear(2, 2))
+    options = SFTOptions(batch_size=2, max_steps=2, learning_rate=1e-2, freeze_vision=True, logging_steps=1)
+    out = train_sft(tiny_dir, sft_dataset(split_scenes("train", 4)), tmp_path / "sft", options)
+    before, after = load_file(tiny_dir / "model.safetensors"), load_file(out / "model.safetensors")
+    vision = [k for k in before if ".visual." in f".{k}"]
+    assert vision and all(torch.equal(before[k], after[k]) for k in vision)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k not in vision)

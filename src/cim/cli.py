@@ -220,7 +220,7 @@ def evaluate(
 @train_app.command("grpo")
 def train_grpo(
     out: Path = typer.Option(..., "--out", help="Run folder: recipe.yaml, checkpoints/, final/, log_history.json."),
-    recipe: Path | None = typer.Option(None, help="YAML recipe (e.g. recipes/shapes-tiny.yaml); defaults when omitted."),
+    recipe: Path | None = typer.Option(None, help="YAML recipe (e.g. shapes-tiny); defaults when omitted."),
     overrides: list[str] = typer.Option([], "--set", help="Override a recipe key, e.g. --set grpo.max_steps=20 (repeatable)."),
     resume: bool = typer.Option(False, help="Continue the run in OUT from its last checkpoint."),
     device: str | None = typer.Option(None, help="Device of the reward's encoders (default: cuda if available)."),
@@ -240,7 +240,7 @@ def train_grpo(
 @train_app.command("sft")
 def train_sft(
     out: Path = typer.Option(..., "--out", help="Run folder: recipe.yaml, checkpoints/, final/, log_history.json."),
-    recipe: Path | None = typer.Option(None, help="YAML recipe (e.g. recipes/shapes-tiny-sft.yaml); defaults when omitted."),
+    recipe: Path | None = typer.Option(None, help="YAML recipe (e.g. shapes-tiny-sft); defaults when omitted."),
     overrides: list[str] = typer.Option([], "--set", help="Override a recipe key, e.g. --set sft.max_steps=100 (repeatable)."),
     resume: bool = typer.Option(False, help="Continue the run in OUT from its last checkpoint."),
 ) -> None:
@@ -275,23 +275,35 @@ def shapes_export(
     out_console.print(f"captions: {path}")
 
 
+def before_after_table(rows: list[dict]) -> Table:
+    table = Table("metric (SHAPES-500)", "base", "CIM", "difference [95% CI]")
+    for row in rows:
+        table.add_row(row["metric"], f"{row['base']:.3f}", f"{row['cim']:.3f}",
+                      f"{row['difference']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]")  # fmt: skip
+    return table
+
+
 @app.command("demo")
 def demo(
-    workdir: Path = typer.Option(Path("runs/demo"), help="Where results go."),
-    gallery_size: int = typer.Option(20000, help="Scenes in the shapes gallery (cached between runs)."),
+    workdir: Path = typer.Option(Path("runs/demo"), help="Where results go (a finished GRPO run there is reused)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a key of the shapes-tiny GRPO recipe (repeatable)."),
+    base_overrides: list[str] = typer.Option([], "--base-set", help="Override a key of the base captioner's SFT recipes."),
+    test_scenes: int | None = typer.Option(None, help="Evaluate on the first N SHAPES-500 scenes only."),
 ) -> None:
-    """The main job on the embedded default: build the shapes gallery, score SHAPES-500 caption levels."""
+    """The main job: shapes gallery, tiny base captioner, CIM-GRPO, before/after table on SHAPES-500."""
     from cim.demo import run_demo
 
     _quiet_libraries()
-    with progress_bar("demo") as bar:
-        task = bar.task_ids[0]
-        result = run_demo(workdir, gallery_size, lambda what, done, total: bar.update(task, description=what, completed=done, total=total))
-    out_console.print(summary_table(result["summaries"]))
-    for check in result["checks"]:
+    try:
+        result = run_demo(workdir, overrides, base_overrides, test_scenes, lambda what: console.print(f"[bold]▶ {what}[/bold]"))
+    except ValueError as error:  # CIMError and the shapes world's argument errors
+        fail(str(error))
+    out_console.print(summary_table(result["levels"]["summaries"]))
+    for check in result["levels"]["checks"]:
         out_console.print(check)
+    out_console.print(before_after_table(result["table"]))
     out_console.print(f"results: {workdir / 'results.json'}")
-    out_console.print(json.dumps({"ordered": result["ordered"]}))
+    out_console.print(json.dumps({row["metric"]: [round(row["base"], 4), round(row["cim"], 4)] for row in result["table"]}))
 
 
 @app.command("report")

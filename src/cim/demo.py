@@ -1,9 +1,11 @@
-"""The main job on the embedded default: shapes gallery, SHAPES-500 caption levels, CIM scores."""
+"""The main job on the embedded default: the shapes gallery, a reward sanity check, the tiny base
+captioner, CIM-GRPO, and a before/after evaluation on held-out SHAPES-500 scenes."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,18 @@ def ensure_shapes_gallery(count: int, progress: DemoProgress | None = None, pool
     return path
 
 
+SHAPES_GALLERY_NAME = re.compile(r"shapes-(\d+)(?:-(\w+))?")
+"""A cached shapes gallery by name: shapes-<count>[-<pooling>], e.g. shapes-20000 or shapes-5000-grid2."""
+
+
+def resolve_gallery(name_or_path: str | Path, progress: DemoProgress | None = None) -> Path:
+    """A gallery folder as given, or the cached shapes gallery a name like "shapes-5000" stands for (built once)."""
+    match = SHAPES_GALLERY_NAME.fullmatch(str(name_or_path))
+    if match and not Path(name_or_path).exists():
+        return ensure_shapes_gallery(int(match[1]), progress, match[2] or "global")
+    return Path(name_or_path)
+
+
 def ordering_checks(summaries: dict[str, dict[str, Any]]) -> tuple[bool, list[str]]:
     """Is each level's mean reward above the next one's by more than 2 standard errors of the gap?"""
     lines, ordered = [], True
@@ -42,22 +56,66 @@ def ordering_checks(summaries: dict[str, dict[str, Any]]) -> tuple[bool, list[st
     return ordered, lines
 
 
-def run_demo(
-    workdir: Path, gallery_size: int = 20000, progress: DemoProgress | None = None, test_scenes: int | None = None
-) -> dict[str, Any]:
-    """Score the four SHAPES-500 caption levels (or the first `test_scenes`) against the shapes gallery, clean mode."""
+def check_reward_levels(scorer: CIMScorer, workdir: Path, test_scenes: int | None = None) -> dict[str, Any]:
+    """Score the four SHAPES-500 caption levels (or the first `test_scenes`); is the reward ordered?"""
     from cim.shapes import export_split
 
-    workdir = Path(workdir)
-    gallery = ensure_shapes_gallery(gallery_size, progress)
-    scorer = CIMScorer(gallery)
     summaries = {}
-    for i, level in enumerate(LEVELS):
-        if progress:
-            progress(f"scoring {level}", i, len(LEVELS))
+    for level in LEVELS:
         captions = export_split("test", level, workdir / "shapes-500" / level, size=128, n=test_scenes)
         summaries[level] = score_file(scorer, captions, workdir / "scores" / f"{level}.jsonl")
     ordered, checks = ordering_checks(summaries)
-    result = {"gallery": str(gallery), "summaries": summaries, "checks": checks, "ordered": ordered}
+    return {"summaries": summaries, "checks": checks, "ordered": ordered}
+
+
+DEMO_METRICS = (
+    "object_precision", "object_recall", "object_f1", "attribute_f1", "relation_precision", "relation_recall",
+    "relation_f1", "relation_qa", "reward", "qir", "grc", "tokens", "repetition",
+)  # fmt: skip
+
+
+def before_after(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of the demo's table: each metric for the base and the trained captioner, with the paired difference."""
+    (base, trained), comparison = evaluation["files"].values(), next(iter(evaluation["comparisons"].values()))
+    return [
+        {"metric": m, "base": base[m]["mean"], "cim": trained[m]["mean"]} | {k: comparison[m][k] for k in ("difference", "low", "high")}
+        for m in DEMO_METRICS
+        if m in base and m in comparison
+    ]
+
+
+def run_demo(
+    workdir: Path,
+    overrides: Sequence[str] = (),
+    base_overrides: Sequence[str] = (),
+    test_scenes: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The shapes-tiny recipe end to end; `overrides` apply to the GRPO recipe, `base_overrides` to the base's SFT."""
+    from cim.eval.evaluate import evaluate
+    from cim.train.recipe import load_recipe
+    from cim.train.run import reward_scorer
+    from cim.train.shapes_pipeline import default_base_captioner, ensure_grpo, write_split_captions
+
+    say = progress or (lambda _: None)
+    workdir = Path(workdir)
+    recipe = load_recipe("shapes-tiny", list(overrides))
+    say(f"gallery {recipe.gallery} (built once, then cached)")
+    scorer = reward_scorer(recipe)
+    say("reward check: SHAPES-500 caption levels")
+    levels = check_reward_levels(scorer, workdir, test_scenes)
+    say("base captioner: SFT on complete, then on lossy captions (cached after the first run)")
+    base = default_base_captioner(base_overrides)
+    say("CIM-GRPO from the base captioner")
+    trained = ensure_grpo(load_recipe("shapes-tiny", [*overrides, f"policy={base}"]), workdir / "grpo")
+    say("captioning SHAPES-500 with both captioners")
+    files = [
+        write_split_captions(model, "test", workdir / "captions" / f"{name}.jsonl", test_scenes, recipe.image_size,
+                             recipe.reward_image_size)
+        for name, model in (("base", base), ("cim", trained))
+    ]
+    evaluation = evaluate(files, scorer, split="test")
+    result = {"levels": levels, "base": str(base), "trained": str(trained), "evaluation": evaluation,
+              "table": before_after(evaluation)}  # fmt: skip
     write_json(workdir / "results.json", result)
     return result

@@ -12,7 +12,7 @@ from PIL import Image
 
 from cim.shapes.grammar import LEVELS, caption_for_level
 from cim.shapes.render import render_scene
-from cim.shapes.scene import split_scenes, stable_seed
+from cim.shapes.scene import Scene, split_scenes, stable_seed
 from cim.shapes.vocab import check_choice
 
 
@@ -36,6 +36,21 @@ def _has_size(path: Path, size: int) -> bool:
         return False
 
 
+def export_images(scenes: list[Scene], out_dir: Path, size: int = 128) -> list[str]:
+    """Write out_dir/images/<id>.png for each scene (existing PNGs of the same size are kept).
+
+    Returns each image's path relative to out_dir, as caption files beside the folder name them.
+    """
+    images = Path(out_dir) / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    for scene in scenes:
+        image_path = images / f"{scene.id}.png"
+        if not _has_size(image_path, size):
+            image = render_scene(scene, size)
+            _write_atomic(image_path, lambda p, image=image: image.save(p, format="PNG"))
+    return [f"images/{scene.id}.png" for scene in scenes]
+
+
 def export_split(
     split: str, level: str, out_dir: Path, size: int = 128, n: int | None = None, seed: int = 0
 ) -> Path:
@@ -48,17 +63,11 @@ def export_split(
     check_choice("caption level", level, LEVELS)
     scenes = split_scenes(split, n)
     out_dir = Path(out_dir)
-    images = out_dir / "images"
-    images.mkdir(parents=True, exist_ok=True)
     lines = []
-    for scene in scenes:
-        image_path = images / f"{scene.id}.png"
-        if not _has_size(image_path, size):
-            image = render_scene(scene, size)
-            _write_atomic(image_path, lambda p, image=image: image.save(p, format="PNG"))
+    for scene, image in zip(scenes, export_images(scenes, out_dir, size)):
         rng = random.Random(stable_seed("cim.shapes.export", seed, level, scene.id))
         caption = caption_for_level(scene, level, rng)
-        record = {"id": scene.id, "caption": caption, "image": f"images/{scene.id}.png", "level": level}
+        record = {"id": scene.id, "caption": caption, "image": image, "level": level}
         lines.append(json.dumps(record, ensure_ascii=False))
     jsonl = out_dir / "captions.jsonl"
     _write_atomic(jsonl, lambda p: p.write_text("".join(line + "\n" for line in lines), encoding="utf-8"))

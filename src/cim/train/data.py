@@ -16,11 +16,23 @@ from typing import Any
 
 from cim.errors import InputError
 from cim.io import read_jsonl
-from cim.shapes import LEVELS, Scene, caption_for_level, render_scene, stable_seed
+from cim.shapes import (
+    LEVELS,
+    Facts,
+    Scene,
+    caption_for_level,
+    render_scene,
+    scene_facts,
+    stable_seed,
+    write_caption,
+)
 from cim.train.tiny import PROMPT
 
 CaptionFn = Callable[[Scene, random.Random], str]
 """Writes a target caption of a scene with the given rng."""
+
+LOSSY = "lossy"
+"""The SFT caption level of `lossy_captioner` (accurate facts, many omitted)."""
 
 
 def caption_messages(prompt: str = PROMPT) -> list[dict[str, str]]:
@@ -29,12 +41,33 @@ def caption_messages(prompt: str = PROMPT) -> list[dict[str, str]]:
 
 
 def level_captioner(level: str, shuffle: bool = False) -> CaptionFn:
-    """A caption function writing captions of a grammar level (see `cim.shapes.LEVELS`)."""
+    """A caption function writing captions of a grammar level (see `cim.shapes.LEVELS`) or "lossy"."""
+    if level == LOSSY:
+        return lossy_captioner()
     if level not in LEVELS:
-        raise InputError(f"unknown caption level {level!r}; valid: {', '.join(LEVELS)}")
+        raise InputError(f"unknown caption level {level!r}; valid: {', '.join((*LEVELS, LOSSY))}")
 
     def caption(scene: Scene, rng: random.Random) -> str:
         return caption_for_level(scene, level, rng, shuffle=shuffle)
+
+    return caption
+
+
+def lossy_captioner(object_keep: float = 0.7, relation_keep: float = 0.25) -> CaptionFn:
+    """Accurate but lossy captions, like a real LVLM's: each object kept with p `object_keep` (at least
+    one), with its colour and size; each relation between kept objects kept with p `relation_keep`."""
+    for name, value in (("object_keep", object_keep), ("relation_keep", relation_keep)):
+        if not 0.0 <= value <= 1.0:
+            raise InputError(f"{name} must be in [0, 1], got {value!r}")
+
+    def caption(scene: Scene, rng: random.Random) -> str:
+        truth = scene_facts(scene)
+        kept = [s for s in scene.shapes if rng.random() < object_keep] or [rng.choice(scene.shapes)]
+        attributes = frozenset(a for a in truth.attributes if a[0] in kept)
+        relations = frozenset(
+            r for r in sorted(truth.relations) if r[0] in kept and r[2] in kept and rng.random() < relation_keep
+        )
+        return write_caption(Facts(frozenset(kept), attributes, relations), None, kept)
 
     return caption
 

@@ -44,6 +44,7 @@ class GRPOOptions:
     logging_steps: int = 10
     save_steps: int = 0
     gradient_checkpointing: bool = False  # TRL defaults to True; it only costs time on small models
+    freeze_vision: bool = False  # train the language model only (see cim.train.policy.freeze_vision_encoder)
 
     def __post_init__(self) -> None:
         for name, valid in (
@@ -140,8 +141,10 @@ def make_grpo_trainer(
     Reward components reach TRL as separate functions (logged as rewards/cim_grc, rewards/cim_qir)
     weighted 1 and β, so TRL's total is Υ = GRC + β·QIR.
     """
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoProcessor
     from trl import GRPOTrainer
+
+    from cim.train.policy import load_policy_for_training
 
     options = options or GRPOOptions()
     check_grpo_dataset(dataset)
@@ -153,7 +156,7 @@ def make_grpo_trainer(
         raise InputError(
             f"{path}: the processor is {type(processor).__name__}, not a vision-language processor"
         )
-    policy = AutoModelForImageTextToText.from_pretrained(path)
+    policy = load_policy_for_training(path, options.freeze_vision)
     rewards = cim_reward_functions(scorer, options.components, options.empty_reward)
     weights = cim_reward_weights(scorer, options.components)
     return GRPOTrainer(

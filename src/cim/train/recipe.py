@@ -20,7 +20,8 @@ from cim.reward.scorer import ScorerOptions
 from cim.train.grpo import GRPOOptions
 from cim.train.sft import SFTOptions
 
-DEFAULT_SHAPES_GALLERY = "shapes-default"
+BUILTIN_RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+"""Recipes shipped with the package, loadable by name (e.g. "shapes-tiny")."""
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,10 @@ class GRPORecipe:
     """Everything `cim train grpo` needs: policy, gallery, reward options, data and GRPO options."""
 
     policy: str = "tiny"  # "tiny" (built from scratch) or an HF vision-language model id / folder
-    gallery: str = DEFAULT_SHAPES_GALLERY  # a gallery folder, or the cached 20k shapes gallery
+    gallery: str = "shapes-20000"  # a gallery folder, or a cached shapes gallery "shapes-<count>[-<pooling>]"
     text_encoder: str | None = None  # when set, must match the gallery's manifest
     image_encoder: str | None = None
-    train_data: str = "shapes"  # "shapes" (the train split) or a JSONL of {"id", "image", optional "source_id"}
+    train_data: str = "shapes"  # "shapes" (train split), "shapes-gallery" (gallery scenes, by id) or a JSONL path
     train_scenes: int = 2000  # with train_data "shapes"
     image_size: int = 84  # what the policy sees (shapes)
     reward_image_size: int = 128  # what the reward's image encoder sees (the gallery's resolution)
@@ -45,7 +46,7 @@ class SFTRecipe:
 
     policy: str = "tiny"  # "tiny" (built from scratch) or an HF vision-language model id / folder
     train_scenes: int = 2000
-    level: str = "complete"  # caption level of the targets (see cim.shapes.LEVELS)
+    level: str = "complete"  # caption level of the targets (cim.shapes.LEVELS, or "lossy": see cim.train.data)
     caption_epochs: int = 1  # dataset copies, each with a fresh caption draw
     image_size: int = 84
     sft: SFTOptions = field(default_factory=SFTOptions)
@@ -107,13 +108,27 @@ def _apply_override(values: dict[str, Any], override: str) -> None:
     node[last] = yaml.safe_load(raw)
 
 
+def builtin_recipe_names() -> list[str]:
+    """Names of the recipes shipped with the package."""
+    return sorted(path.stem for path in BUILTIN_RECIPES.glob("*.yaml"))
+
+
+def recipe_path(name_or_path: str | Path) -> Path:
+    """A recipe file: a path, or the name of a built-in recipe (see `builtin_recipe_names`)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    builtin = BUILTIN_RECIPES / f"{name_or_path}.yaml"
+    if builtin.is_file():
+        return builtin
+    raise InputError(f"recipe file not found (built-in recipes: {', '.join(builtin_recipe_names())})", source=str(path))
+
+
 def load_recipe(path: str | Path | None = None, overrides: list[str] = (), kind: type = GRPORecipe) -> Recipe:
-    """A `kind` recipe from YAML (or the defaults when `path` is None), with `section.key=value` overrides applied."""
+    """A `kind` recipe from YAML (a path or a built-in name; the defaults when None), with `section.key=value` overrides."""
     values: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError("recipe file not found", source=str(path))
+        path = recipe_path(path)
         try:
             values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as error:

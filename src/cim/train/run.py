@@ -16,8 +16,11 @@ import yaml
 from cim.errors import EncoderMismatchError, InputError
 from cim.io import atomic_write, write_json
 from cim.reward.scorer import CIMScorer
-from cim.train.recipe import DEFAULT_SHAPES_GALLERY, GRPORecipe, Recipe, SFTRecipe, recipe_dict
+from cim.train.recipe import GRPORecipe, Recipe, SFTRecipe, recipe_dict
 
+SHAPES_TRAIN_DATA = {"shapes": "train", "shapes-gallery": "gallery"}
+"""Shapes prompts by name → split. "shapes-gallery" trains on the gallery's own scenes (their gallery ids reach
+the reward, as in the release, whose training images are gallery rows: what official mode needs)."""
 CHECKPOINTS = "checkpoints"
 FINAL = "final"
 
@@ -58,13 +61,11 @@ def _local_device() -> str | None:
     return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else None
 
 
-def _scorer(recipe: GRPORecipe, device: str | None) -> CIMScorer:
-    if recipe.gallery == DEFAULT_SHAPES_GALLERY:
-        from cim.demo import ensure_shapes_gallery
+def reward_scorer(recipe: GRPORecipe, device: str | None = None) -> CIMScorer:
+    """The recipe's CIMScorer; its gallery must be built with the encoders the recipe names."""
+    from cim.demo import resolve_gallery
 
-        gallery: str | Path = ensure_shapes_gallery(20000)
-    else:
-        gallery = Path(recipe.gallery)
+    gallery = resolve_gallery(recipe.gallery)
     scorer = CIMScorer(gallery, **dataclasses.asdict(recipe.reward), device=device)
     manifest = scorer.gallery.manifest
     for role, wanted, built in (("text", recipe.text_encoder, manifest.text_encoder), ("image", recipe.image_encoder, manifest.image_encoder)):
@@ -81,11 +82,13 @@ def run_grpo(recipe: GRPORecipe, out: str | Path, resume: bool = False, device: 
     from cim.train.sft import last_checkpoint
 
     out = Path(out)
-    scorer = _scorer(recipe, device or _local_device())  # encoder and gallery errors come before anything is written
+    scorer = reward_scorer(recipe, device or _local_device())  # encoder and gallery errors come before anything is written
     _start_run(out, recipe, resume)
     model_dir = _policy(recipe.policy, recipe.grpo.seed, out)
-    if recipe.train_data == "shapes":
-        dataset = grpo_dataset(split_scenes("train", recipe.train_scenes), recipe.image_size, recipe.reward_image_size)
+    if recipe.train_data in SHAPES_TRAIN_DATA:
+        split = SHAPES_TRAIN_DATA[recipe.train_data]
+        dataset = grpo_dataset(split_scenes(split, recipe.train_scenes), recipe.image_size, recipe.reward_image_size,
+                               in_gallery=split == "gallery")
     else:
         dataset = jsonl_grpo_dataset(recipe.train_data)
     trainer = make_grpo_trainer(model_dir, dataset, scorer, out / CHECKPOINTS, recipe.grpo)

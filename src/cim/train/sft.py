@@ -28,6 +28,7 @@ class SFTOptions:
     save_steps: int = 0  # checkpoint every N steps (0: none); a run resumes from its last checkpoint
     threads: int | None = None
     gradient_checkpointing: bool = False  # TRL defaults to True; it only costs time on small models
+    freeze_vision: bool = False  # train the language model only (see cim.train.policy.freeze_vision_encoder)
 
     def __post_init__(self) -> None:
         if self.lr_scheduler not in SCHEDULERS:
@@ -85,8 +86,10 @@ def train_sft(
     history is in `trainer_state.json` there.
     """
     import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoProcessor
     from trl import SFTTrainer
+
+    from cim.train.policy import load_policy_for_training
 
     options = options or SFTOptions()
     missing = {"prompt", "completion", "image"} - set(dataset.column_names)
@@ -95,7 +98,7 @@ def train_sft(
     if options.threads:
         torch.set_num_threads(options.threads)
     out = Path(out_dir)
-    model = AutoModelForImageTextToText.from_pretrained(model_dir)
+    model = load_policy_for_training(model_dir, options.freeze_vision)
     processor = AutoProcessor.from_pretrained(model_dir)
     checkpoints = Path(checkpoint_dir) if checkpoint_dir is not None else out
     trainer = SFTTrainer(

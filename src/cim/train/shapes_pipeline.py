@@ -1,0 +1,82 @@
+"""The shapes-world training pipeline shared by `cim demo` and the experiments.
+
+Stages are run folders that are reused when finished and resumed when interrupted: the tiny base
+captioner (SFT on complete captions, then on lossy ones), GRPO runs, and greedy captions of a split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from cim.io import atomic_write, read_jsonl
+from cim.train.recipe import GRPORecipe, SFTRecipe, load_recipe, recipe_dict
+from cim.train.run import FINAL, run_grpo, run_sft
+
+BASE_STAGES = (("complete", "shapes-tiny-sft"), ("lossy", "shapes-tiny-lossy"))
+"""The base captioner's SFT stages: (run folder, built-in recipe), each starting from the one before."""
+
+
+def _finished(out: Path) -> bool:
+    return (out / FINAL / "config.json").is_file()
+
+
+def ensure_sft(recipe: SFTRecipe, out: Path) -> Path:
+    """OUT/final of an SFT run: reused when finished, resumed when interrupted, else trained."""
+    return out / FINAL if _finished(out) else run_sft(recipe, out, resume=(out / "recipe.yaml").is_file())
+
+
+def ensure_grpo(recipe: GRPORecipe, out: Path, device: str | None = None) -> Path:
+    """OUT/final of a GRPO run: reused when finished, resumed when interrupted, else trained."""
+    if _finished(out):
+        return out / FINAL
+    return run_grpo(recipe, out, resume=(out / "recipe.yaml").is_file(), device=device)
+
+
+def recipe_key(recipe: SFTRecipe | GRPORecipe) -> str:
+    """A short hash of a recipe: a cached run is reused only for the same recipe."""
+    return hashlib.sha256(json.dumps(recipe_dict(recipe), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def ensure_base_captioner(root: Path, overrides: Sequence[str] = ()) -> Path:
+    """The tiny base captioner: first accurate (complete captions), then terse (lossy ones).
+
+    Each stage runs in ROOT/<stage>-<recipe hash>, so a changed recipe trains anew and a finished stage
+    is reused by every caller. Returns the last stage's final/ folder.
+    """
+    policy: Path | None = None
+    for stage, name in BASE_STAGES:
+        chained = [f"policy={policy}"] if policy is not None else []
+        recipe = load_recipe(name, [*overrides, *chained], kind=SFTRecipe)
+        policy = ensure_sft(recipe, root / f"{stage}-{recipe_key(recipe)}")
+    return policy
+
+
+def default_base_captioner(overrides: Sequence[str] = ()) -> Path:
+    """The base captioner cached under $CIM_HOME/models/tiny-base (shared by `cim demo` and the experiments)."""
+    from cim.paths import cache_dir
+
+    return ensure_base_captioner(cache_dir() / "models" / "tiny-base", overrides)
+
+
+def write_split_captions(
+    model_dir: Path, split: str, out: Path, n: int | None = None, image_size: int = 84, reward_image_size: int = 128
+) -> Path:
+    """Greedy captions of a shapes split as `cim eval` input: JSONL rows {"id", "caption", "image"}, the
+    image rendered at the reward's resolution beside the file (OUT/../images). Reused when complete."""
+    from cim.shapes import render_scene, split_scenes
+    from cim.shapes.export import export_images
+    from cim.train.captioning import generate_captions, load_policy
+
+    scenes = split_scenes(split, n)
+    if out.is_file() and [row["id"] for _, row in read_jsonl(out)] == [s.id for s in scenes]:
+        return out
+    model, processor = load_policy(model_dir)
+    captions = generate_captions(model, processor, [render_scene(s, image_size) for s in scenes], max_new_tokens=160)
+    images = export_images(scenes, out.parent, reward_image_size)
+    with atomic_write(out) as stream:
+        for scene, caption, image in zip(scenes, captions, images):
+            stream.write(json.dumps({"id": scene.id, "caption": caption, "image": image}) + "\n")
+    return out
