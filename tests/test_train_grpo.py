@@ -37,7 +37,9 @@ def test_two_grpo_steps_reach_trl_per_component_and_move_the_policy(shapes_galle
         grc, qir = entry["rewards/cim_grc/mean"], entry["rewards/cim_qir/mean"]
         assert 0.0 < grc <= 1.0 + 1e-6 and math.isfinite(qir)
         assert entry["reward"] == pytest.approx(grc + scorer.options.beta * qir, abs=1e-4)
-        assert "cim/truncated_frac" in entry
+        assert "cim/truncated_frac" in entry and 0.0 <= entry["cim/repetition"] <= 1.0
+        # The weight-0 shapes monitor logs fact metrics without changing the reward.
+        assert 0.0 <= entry["shapes/object_precision"] <= 1.0 and 0.0 <= entry["shapes/relation_qa"] <= 1.0
     shared = trainer.reward_funcs[0].shared
     # one scoring per generation batch, not one per component
     assert shared is trainer.reward_funcs[1].shared and shared.calls == 2

@@ -22,6 +22,7 @@ from typing import Any
 from PIL import Image
 
 from cim.errors import InputError
+from cim.eval.text_stats import repetition_rate
 from cim.reward.scorer import CaptionScore, CIMScorer
 from cim.reward.sources import Source, source_key
 
@@ -140,6 +141,7 @@ class SharedCIMScores:
             log_metric("cim/reward", sum(s.reward for s in scored) / len(scored))
             log_metric("cim/truncated_frac", sum(s.truncated for s in scored) / len(scored))
             log_metric("cim/empty_frac", 1.0 - len(keep) / len(captions))
+            log_metric("cim/repetition", sum(repetition_rate(c) for c in captions) / len(captions))
         return result
 
 

@@ -159,6 +159,10 @@ def make_grpo_trainer(
     policy = load_policy_for_training(path, options.freeze_vision)
     rewards = cim_reward_functions(scorer, options.components, options.empty_reward)
     weights = cim_reward_weights(scorer, options.components)
+    if "scene_id" in dataset.column_names:  # shapes prompts: log fact precision / recall, reward unchanged
+        from cim.train.monitor import ShapesMonitor
+
+        rewards, weights = [*rewards, ShapesMonitor()], [*weights, 0.0]
     return GRPOTrainer(
         model=policy,
         reward_funcs=rewards,

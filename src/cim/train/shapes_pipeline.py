@@ -6,9 +6,11 @@ captioner (SFT on complete captions, then on lossy ones), GRPO runs, and greedy 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from cim.io import atomic_write, read_jsonl
@@ -23,16 +25,27 @@ def _finished(out: Path) -> bool:
     return (out / FINAL / "config.json").is_file()
 
 
+@contextmanager
+def _run_lock(out: Path) -> Iterator[None]:
+    """Hold OUT.lock while a stage runs: a second process asking for the same run waits, then reuses it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f"{out.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes, or when the process dies
+        yield
+
+
 def ensure_sft(recipe: SFTRecipe, out: Path) -> Path:
     """OUT/final of an SFT run: reused when finished, resumed when interrupted, else trained."""
-    return out / FINAL if _finished(out) else run_sft(recipe, out, resume=(out / "recipe.yaml").is_file())
+    with _run_lock(out):
+        return out / FINAL if _finished(out) else run_sft(recipe, out, resume=(out / "recipe.yaml").is_file())
 
 
 def ensure_grpo(recipe: GRPORecipe, out: Path, device: str | None = None) -> Path:
     """OUT/final of a GRPO run: reused when finished, resumed when interrupted, else trained."""
-    if _finished(out):
-        return out / FINAL
-    return run_grpo(recipe, out, resume=(out / "recipe.yaml").is_file(), device=device)
+    with _run_lock(out):
+        if _finished(out):
+            return out / FINAL
+        return run_grpo(recipe, out, resume=(out / "recipe.yaml").is_file(), device=device)
 
 
 def recipe_key(recipe: SFTRecipe | GRPORecipe) -> str:
