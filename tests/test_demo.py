@@ -37,24 +37,33 @@ def test_ordering_checks_use_two_standard_errors():
 
 
 def test_tiny_demo_trains_evaluates_and_reuses_its_stages(shapes_gallery, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cim.cli import app
+
     monkeypatch.setenv("CIM_HOME", str(tmp_path / "home"))
     overrides = [f"gallery={shapes_gallery}", "train_scenes=4", "grpo.prompts_per_step=2", "grpo.num_generations=2",
                  "grpo.max_completion_length=8", "grpo.max_steps=1", "grpo.save_steps=1"]
     base_overrides = ["train_scenes=4", "sft.batch_size=2", "sft.max_steps=1", "sft.save_steps=1"]
-    result = run_demo(tmp_path / "run", overrides, base_overrides, test_scenes=6)
-    stages = sorted(p.name.split("-")[0] for p in (cache_dir() / "models" / "tiny-base").iterdir())
-    assert stages == ["complete", "lossy"] and result["base"].endswith("/final") and "/tiny-base/lossy-" in result["base"]
+    args = ["demo", "--workdir", str(tmp_path / "run"), "--test-scenes", "6"]
+    args += [a for o in overrides for a in ("--set", o)] + [a for o in base_overrides for a in ("--base-set", o)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "difference [95% CI]" in first.output and "object_recall" in first.output
+    result = json.loads((tmp_path / "run" / "results.json").read_text())
+    stages = sorted(p.name.split("-")[0] for p in (cache_dir() / "models" / "tiny-base").iterdir() if p.is_dir())
+    assert stages == ["complete", "lossy"] and "/tiny-base/lossy-" in result["base"]
     files = list(result["evaluation"]["files"].values())
     assert [f["object_recall"]["n"] for f in files] == [6, 6]
     table = {row["metric"]: row for row in result["table"]}
     assert {"object_recall", "object_precision", "relation_qa", "reward"} <= set(table)
     for row in table.values():
         assert abs(row["cim"] - row["base"] - row["difference"]) < 1e-9
-    saved = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert saved["table"] == json.loads(json.dumps(result["table"]))
+    assert before_after(result["evaluation"]) == result["table"]
     # A second run reuses the base, the GRPO run and the captions.
     stamp = (tmp_path / "run" / "grpo" / "final" / "config.json").stat().st_mtime_ns
     again = run_demo(tmp_path / "run", overrides, base_overrides, test_scenes=6)
     assert again["table"] == result["table"]
     assert (tmp_path / "run" / "grpo" / "final" / "config.json").stat().st_mtime_ns == stamp
-    assert before_after(again["evaluation"]) == result["table"]
+    bad = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "bad"), "--set", "grpo.lr=1"])
+    assert bad.exit_code == 2 and "unknown recipe key 'grpo.lr'" in bad.output
