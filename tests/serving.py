@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -54,14 +55,16 @@ def process_server(gallery: Path, *args: str, env: dict[str, str] | None = None)
     command = [sys.executable, "-m", "cim.cli", "serve", "--gallery", str(gallery), "--port", str(port),
                "--device", "cpu", "--log-level", "warning", *args]
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tempfile.TemporaryFile(mode="w+")  # not a pipe: a full pipe would block the server
+    process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     headers = {"authorization": f"Bearer {environment['CIM_SERVE_TOKEN']}"} if "CIM_SERVE_TOKEN" in environment else {}
     deadline = time.monotonic() + 90
     try:
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"cim serve exited with {process.returncode}: {process.stdout.read()}")
+                log.seek(0)
+                raise RuntimeError(f"cim serve exited with {process.returncode}: {log.read()}")
             try:
                 if httpx.get(url + "/healthz", headers=headers, timeout=1).status_code == 200:
                     break
@@ -79,3 +82,4 @@ def process_server(gallery: Path, *args: str, env: dict[str, str] | None = None)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        log.close()

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
 
 from cim.errors import CIMError
 from cim.integrations.openrlhf import reward_payload, split_queries
@@ -77,7 +78,10 @@ class JSONBodyRoute(APIRoute):
                 media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
                 if media_type != "application/json" and not media_type.endswith("+json"):
                     return _error(415, f"send the body as JSON with Content-Type: application/json (got {media_type or 'none'!r})")
-                body = await request.body()
+                try:
+                    body = await request.body()
+                except ClientDisconnect:  # the caller went away mid-body; counted as 499, nobody to answer
+                    return _error(499, "client closed the request")
                 try:
                     request._json = json.loads(body.decode("utf-8"))  # Starlette's cache: FastAPI does not parse again
                 except UnicodeDecodeError as error:
