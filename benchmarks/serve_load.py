@@ -28,12 +28,9 @@ import httpx
 import numpy as np
 import psutil
 from _common import machine, report
-from reward_throughput import step_captions
+from reward_throughput import bench_gallery, step_captions
 
-from cim.demo import ensure_shapes_gallery
-from cim.encoders import load_text_encoder
 from cim.gallery.store import Gallery
-from cim.gallery.synthetic import write_random_gallery
 
 
 def free_port() -> int:
@@ -42,11 +39,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(stack: ExitStack, gallery: Path, max_batch: int, max_wait_ms: float) -> tuple[str, psutil.Process]:
+def start_server(stack: ExitStack, gallery: Path, max_batch: int, max_wait_ms: float, threads: int | None) -> tuple[str, psutil.Process]:
     """`cim serve` in a subprocess, stopped (SIGTERM) when the stack closes; returns its URL once healthy."""
     port = free_port()
     command = [sys.executable, "-m", "cim.cli", "serve", "--gallery", str(gallery), "--port", str(port), "--device",
                "cpu", "--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms), "--log-level", "warning"]
+    command += ["--threads", str(threads)] if threads else []
     process = subprocess.Popen(command, env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
     stack.callback(process.wait, 60)
     stack.callback(process.terminate)
@@ -116,21 +114,17 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=2, help="alternating windows per setting")
     parser.add_argument("--max-batch", type=int, default=256)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads of both servers (default: torch's)")
     parser.add_argument("--name", default=None, help="results file name")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]  # other work on the machine falls on both settings, but slows both
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        if args.random_rows:
-            text = load_text_encoder("minilm", device="cpu").describe()
-            image = {"spec": "efficientnet-lite0", "dim": 1280, "pooling": "global", "image_size": 128, "normalised": True}
-            gallery = Path(tmp) / "random"
-            write_random_gallery(gallery, args.random_rows, text, image)
-        else:
-            gallery = args.gallery or ensure_shapes_gallery(20000)
+        gallery = bench_gallery(args.gallery, args.random_rows, Path(tmp))
         rows = len(Gallery.load(gallery))
         captions, _ = step_captions([str(i) for i in range(rows)])
         work = [(caption, (17 * i) % rows) for i, caption in enumerate(captions)]
         settings = {"batched": (args.max_batch, args.max_wait_ms), "batch1": (1, 0.0)}
-        servers = {name: start_server(stack, gallery, *options) for name, options in settings.items()}
+        servers = {name: start_server(stack, gallery, *options, args.threads) for name, options in settings.items()}
         for url, _ in servers.values():  # warm-up: first requests pay for lazy set-up
             asyncio.run(load(url, work, 8, 2.0, 0))
         windows: dict[str, list[dict]] = {name: [] for name in settings}
@@ -148,11 +142,13 @@ def main() -> None:
         "seconds_per_setting": args.seconds,
         "max_batch": args.max_batch,
         "max_wait_ms": args.max_wait_ms,
+        "torch_threads": args.threads or "default",
         **{f"{name}_{key}": value for name, result in results.items() for key, value in result.items()},
         "throughput_ratio": round(results["batched"]["throughput_rps"] / results["batch1"]["throughput_rps"], 2),
         "same_answers_checked": len(common),
         "max_answer_diff": max_diff,
         "goal_ratio": 5,
+        "load_average_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "machine": machine(),
     }
     report(args.name or ("serve_load" if not args.random_rows else f"serve_load_random{args.random_rows}"), headline)

@@ -5,12 +5,14 @@ import asyncio
 import base64
 import io
 import json
+from dataclasses import fields
 
 import httpx
 import pytest
 from PIL import Image
 
-from cim.reward.scorer import CIMScorer
+from cim.reward.scorer import CaptionScore, CIMScorer
+from cim.server.schemas import ScoreResult
 from cim.server.settings import ServeSettings
 from tests.serving import thread_server
 from tests.test_scorer import release_reward
@@ -204,3 +206,7 @@ def test_metrics_and_docs(server):
     paths = httpx.get(f"{server}/openapi.json").json()["paths"]
     assert {"/v1/score", "/cim", "/v1/openrlhf", "/healthz", "/metrics"} <= set(paths)
     assert httpx.get(f"{server}/docs").status_code == 200
+
+
+def test_the_wire_result_has_every_field_of_the_scorers_result():
+    assert list(ScoreResult.model_fields) == [f.name for f in fields(CaptionScore) if f.name != "extra"]

@@ -305,6 +305,7 @@ def serve(
     mode: str = typer.Option("clean", help="clean: never retrieve the source's own item; official: as the release."),
     index: str = typer.Option("exact", help="exact, faiss-flat, faiss-ivf, faiss-hnsw or faiss:<factory>."),
     device: str | None = typer.Option(None, help="cpu, cuda … (default: cuda if available)."),
+    threads: int | None = typer.Option(None, help="Torch threads of the scorer (default: one per core; 1 beside a busy trainer)."),
     max_batch: int = typer.Option(256, help="Captions per scorer call (1: no micro-batching, the release's pattern)."),
     max_wait_ms: float = typer.Option(5.0, help="How long a request may wait for its batch to fill."),
     max_queue: int = typer.Option(8192, help="Captions waiting before new requests get 503."),
@@ -324,9 +325,12 @@ def serve(
 
     _quiet_libraries()
     try:
-        settings = ServeSettings(gallery, host, port, k, beta, mode, index, device, max_k, empty_reward, max_batch,
-                                 max_wait_ms, max_queue, max_items, max_caption_chars, max_image_bytes,
-                                 max_body_bytes=max_body_bytes, token=token, image_root=image_root, log_level=log_level)
+        settings = ServeSettings(
+            gallery, host, port, k=k, beta=beta, mode=mode, index=index, device=device, threads=threads, max_k=max_k,
+            empty_reward=empty_reward, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue,
+            max_items=max_items, max_caption_chars=max_caption_chars, max_image_bytes=max_image_bytes,
+            max_body_bytes=max_body_bytes, token=token, image_root=image_root, log_level=log_level,
+        )
         run_server(settings)
     except (CIMError, ValueError, ImportError) as error:  # CIMError is a ValueError; so are bad option values
         fail(str(error))

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Sequen
 from contextlib import asynccontextmanager
 from typing import Any
 
+import torch
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -150,6 +151,8 @@ def create_app(settings: ServeSettings, scorer: CIMScorer | None = None) -> Fast
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         batcher.start()
+        if settings.threads is not None:  # OpenMP thread counts are per thread: set it where the scorer runs
+            await batcher.run_in_worker(torch.set_num_threads, settings.threads)
         await batcher.run_in_worker(service.score, settings.k, [("warm-up", gallery.ids[0])])
         yield
         await batcher.close()

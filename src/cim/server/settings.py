@@ -24,6 +24,7 @@ class ServeSettings:
     mode: str = "clean"
     index: str = "exact"
     device: str | None = None
+    threads: int | None = None  # torch threads of the scorer (default: torch's, one per core)
     max_k: int = 16
     empty_reward: float | None = None  # None: an empty caption is a 422; else this reward, unscored
     # micro-batching
@@ -50,6 +51,8 @@ class ServeSettings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {self.threads}")
         if self.k > self.max_k:
             raise ValueError(f"k={self.k} is above max_k={self.max_k}")
         if self.max_wait_ms < 0:
