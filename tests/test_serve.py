@@ -10,7 +10,9 @@ from dataclasses import fields
 import httpx
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
+from cim.cli import app
 from cim.reward.scorer import CaptionScore, CIMScorer
 from cim.server.schemas import ScoreResult
 from cim.server.settings import ServeSettings
@@ -79,7 +81,7 @@ def test_cim_endpoint_equals_the_release_formula(built_gallery, built_scorer):
             assert response.status_code == 200
             reward, *_ = release_reward(caption, row, official.gallery, k=k)
             assert isinstance(response.json(), float)
-            assert response.json() == pytest.approx(reward, abs=1e-5)
+            assert response.json() == pytest.approx(reward, abs=1e-6)
         assert httpx.post(f"{url}/cim", json={"response": "  ", "index": 1, "k": 3}).json() == -1.0
         refused = httpx.post(f"{url}/v1/score", json={"items": [{"caption": "a", "image_b64": "AAAA"}]})
         assert refused.status_code == 422 and "official mode" in refused.json()["detail"]
@@ -210,3 +212,16 @@ def test_metrics_and_docs(server):
 
 def test_the_wire_result_has_every_field_of_the_scorers_result():
     assert list(ScoreResult.model_fields) == [f.name for f in fields(CaptionScore) if f.name != "extra"]
+
+
+def test_cli_options_reach_the_settings(built_gallery, tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr("cim.server.app.serve", started.append)
+    args = ["serve", "--gallery", str(built_gallery), "--max-batch", "1", "--image-root", str(tmp_path), "--threads", "1"]
+    result = CliRunner().invoke(app, args, env={"CIM_SERVE_TOKEN": "from-env"})
+    assert result.exit_code == 0, result.output
+    (settings,) = started
+    assert (settings.token, settings.max_batch, settings.image_root, settings.threads) == ("from-env", 1, tmp_path, 1)
+    assert (settings.host, settings.port, settings.mode) == ("127.0.0.1", 3545, "clean")
+    refused = CliRunner().invoke(app, ["serve", "--gallery", str(built_gallery), "--mode", "exact"])
+    assert refused.exit_code == 2 and "unknown mode 'exact'" in refused.output
