@@ -39,12 +39,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(stack: ExitStack, gallery: Path, max_batch: int, max_wait_ms: float, threads: int | None) -> tuple[str, psutil.Process]:
+def start_server(stack: ExitStack, gallery: Path, max_batch: int, max_wait_ms: float, extra: list[str]) -> tuple[str, psutil.Process]:
     """`cim serve` in a subprocess, stopped (SIGTERM) when the stack closes; returns its URL once healthy."""
     port = free_port()
     command = [sys.executable, "-m", "cim.cli", "serve", "--gallery", str(gallery), "--port", str(port), "--device",
                "cpu", "--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms), "--log-level", "warning"]
-    command += ["--threads", str(threads)] if threads else []
+    command += extra
     process = subprocess.Popen(command, env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
     stack.callback(process.wait, 60)
     stack.callback(process.terminate)
@@ -115,6 +115,7 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=256)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads of both servers (default: torch's)")
+    parser.add_argument("--encode-batch", type=int, default=64, help="captions per text-encoder pass (both servers)")
     parser.add_argument("--name", default=None, help="results file name")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]  # other work on the machine falls on both settings, but slows both
@@ -124,7 +125,8 @@ def main() -> None:
         captions, _ = step_captions([str(i) for i in range(rows)])
         work = [(caption, (17 * i) % rows) for i, caption in enumerate(captions)]
         settings = {"batched": (args.max_batch, args.max_wait_ms), "batch1": (1, 0.0)}
-        servers = {name: start_server(stack, gallery, *options, args.threads) for name, options in settings.items()}
+        extra = ["--encode-batch", str(args.encode_batch)] + (["--threads", str(args.threads)] if args.threads else [])
+        servers = {name: start_server(stack, gallery, *options, extra) for name, options in settings.items()}
         for url, _ in servers.values():  # warm-up: first requests pay for lazy set-up
             asyncio.run(load(url, work, 8, 2.0, 0))
         windows: dict[str, list[dict]] = {name: [] for name in settings}
@@ -143,6 +145,7 @@ def main() -> None:
         "max_batch": args.max_batch,
         "max_wait_ms": args.max_wait_ms,
         "torch_threads": args.threads or "default",
+        "encode_batch": args.encode_batch,
         **{f"{name}_{key}": value for name, result in results.items() for key, value in result.items()},
         "throughput_ratio": round(results["batched"]["throughput_rps"] / results["batch1"]["throughput_rps"], 2),
         "same_answers_checked": len(common),

@@ -217,11 +217,13 @@ def test_the_wire_result_has_every_field_of_the_scorers_result():
 def test_cli_options_reach_the_settings(built_gallery, tmp_path, monkeypatch):
     started = []
     monkeypatch.setattr("cim.server.app.serve", started.append)
-    args = ["serve", "--gallery", str(built_gallery), "--max-batch", "1", "--image-root", str(tmp_path), "--threads", "1"]
+    args = ["serve", "--gallery", str(built_gallery), "--max-batch", "1", "--image-root", str(tmp_path), "--threads", "1",
+            "--encode-batch", "8"]
     result = CliRunner().invoke(app, args, env={"CIM_SERVE_TOKEN": "from-env"})
     assert result.exit_code == 0, result.output
     (settings,) = started
-    assert (settings.token, settings.max_batch, settings.image_root, settings.threads) == ("from-env", 1, tmp_path, 1)
+    assert (settings.token, settings.max_batch, settings.image_root, settings.threads, settings.encode_batch) == (
+        "from-env", 1, tmp_path, 1, 8)
     assert (settings.host, settings.port, settings.mode) == ("127.0.0.1", 3545, "clean")
     refused = CliRunner().invoke(app, ["serve", "--gallery", str(built_gallery), "--mode", "exact"])
     assert refused.exit_code == 2 and "unknown mode 'exact'" in refused.output

@@ -131,7 +131,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def build_scorer(settings: ServeSettings) -> CIMScorer:
     return CIMScorer(settings.gallery, k=settings.k, beta=settings.beta, mode=settings.mode, index=settings.index,
-                     device=settings.device)
+                     device=settings.device, batch_size=settings.encode_batch)
 
 
 def create_app(settings: ServeSettings, scorer: CIMScorer | None = None) -> FastAPI:
@@ -160,7 +160,6 @@ def create_app(settings: ServeSettings, scorer: CIMScorer | None = None) -> Fast
     app = FastAPI(title="CIM reward server", version="1", lifespan=lifespan,
                   description="The CIM caption reward (GRC + β·QIR) over one gallery, micro-batched.")
     app.router.route_class = JSONBodyRoute
-    app.state.settings, app.state.metrics, app.state.batcher = settings, metrics, batcher
     _install_error_handlers(app)
 
     async def score_items(k: int, items: list[tuple[str, Source]]) -> list[CaptionScore]:

@@ -25,6 +25,7 @@ class ServeSettings:
     index: str = "exact"
     device: str | None = None
     threads: int | None = None  # torch threads of the scorer (default: torch's, one per core)
+    encode_batch: int = 64  # captions per text-encoder pass inside one scorer call (sorted by length)
     max_k: int = 16
     empty_reward: float | None = None  # None: an empty caption is a 422; else this reward, unscored
     # micro-batching
@@ -46,7 +47,7 @@ class ServeSettings:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}; valid: {', '.join(MODES)}")
-        positive = ("port", "k", "max_k", "max_batch", "max_queue", "max_items", "max_caption_chars",
+        positive = ("port", "k", "max_k", "encode_batch", "max_batch", "max_queue", "max_items", "max_caption_chars",
                     "max_image_bytes", "max_image_pixels", "max_body_bytes")
         for name in positive:
             if getattr(self, name) < 1:
