@@ -5,7 +5,8 @@ Two servers run side by side on loopback (`cim serve` subprocesses on one galler
 The same load — CLIENTS async clients, each sending one /cim request ({"response", "index", "k": 3}) at a
 time, captions and gallery rows as in reward_throughput.py — hits them in alternating windows, so that
 other load on the machine falls on both alike. Reported: requests per second, p50 / p99 latency, errors,
-the servers' RSS, and whether both servers gave the same reward for the same request (to 1e-6).
+the servers' RSS, and how many requests both servers answered alike (to 1e-6): a caption whose top-k holds
+two gallery items tied to within float noise can swap them when encoded in another batch composition.
 
     python benchmarks/serve_load.py                         # default 20k shapes gallery
     python benchmarks/serve_load.py --random-rows 1000000   # a release-scale gallery (random embeddings)
@@ -136,7 +137,7 @@ def main() -> None:
         results = {name: summarise(windows[name], servers[name][1].memory_info().rss) for name in settings}
     answers = [{k: v for w in windows[name] for k, v in w["answers"].items()} for name in settings]
     common = sorted(set(answers[0]) & set(answers[1]))
-    max_diff = max((abs(answers[0][i] - answers[1][i]) for i in common), default=float("nan"))
+    diffs = [abs(answers[0][i] - answers[1][i]) for i in common]
     headline = {
         "gallery_rows": rows,
         "gallery": "random" if args.random_rows else str(gallery),
@@ -148,8 +149,9 @@ def main() -> None:
         "encode_batch": args.encode_batch,
         **{f"{name}_{key}": value for name, result in results.items() for key, value in result.items()},
         "throughput_ratio": round(results["batched"]["throughput_rps"] / results["batch1"]["throughput_rps"], 2),
-        "same_answers_checked": len(common),
-        "max_answer_diff": max_diff,
+        "answers_compared": len(common),  # the same request answered by both servers
+        "answers_differing": sum(d > 1e-6 for d in diffs),  # near-tied neighbours flipped by batch-composition noise
+        "max_answer_diff": max(diffs, default=float("nan")),
         "goal_ratio": 5,
         "load_average_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "machine": machine(),
