@@ -64,6 +64,8 @@ def test_verl_through_the_server_and_in_process(server, built_gallery, built_sco
     single = verl.compute_score(data_source="cim", solution_str=CAPTIONS[0], ground_truth=None, extra_info=infos[0],
                                 url=server)
     assert single["score"] == pytest.approx(truth[0], abs=1e-6)
+    with pytest.raises(TypeError, match="urll"):  # a misspelt reward kwarg is an error, not ignored
+        verl.compute_score_batch(**batch, urll=server)
     with pytest.raises(InputError, match=r"extra_info\['image_id'\]"):
         verl.compute_score("cim", "a red circle", None, {"split": "train"}, url=server)
 

@@ -68,3 +68,19 @@ def source_of(value: Any, where: str, field: str) -> str | int:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)  # numpy integers too
     raise InputError(f"{where}: {field} must be a gallery id (str) or a gallery row (int), got {value!r}")
+
+
+def rollout_rewards(
+    responses: Sequence[str],
+    sources: Sequence[str | int],
+    reward_key: str,
+    url: str | None = None,
+    token: str | None = None,
+    gallery: str | None = None,
+    k: int | None = None,
+    empty_reward: float = 0.0,
+) -> list[dict[str, float]]:
+    """The adapters' common path: one batch through the server at `url` (or in process over `gallery`), one flat
+    dict of floats per rollout with the reward under `reward_key`; empty responses get `empty_reward`, unscored."""
+    results = score_texts(backend_for(url, token, gallery), list(responses), sources, k)
+    return [components(result, empty_reward, reward_key) for result in results]

@@ -15,18 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from cim.errors import InputError
-from cim.integrations.backend import backend_for, components, score_texts, source_of
+from cim.integrations.backend import rollout_rewards, source_of
 
 
-def compute_score(
-    reward_inputs: list[dict[str, Any]],
-    url: str | None = None,
-    token: str | None = None,
-    gallery: str | None = None,
-    k: int | None = None,
-    empty_reward: float = 0.0,
-) -> list[dict[str, float]]:
-    """Scores of a batch of rollouts, one request (or one scorer call) for all."""
+def compute_score(reward_inputs: list[dict[str, Any]], **options: Any) -> list[dict[str, float]]:
+    """Scores of a batch of rollouts, one request (or one scorer call) for all.
+
+    `options` (EasyR1's reward_function_kwargs): url, token, gallery (score in process), k, empty_reward (default 0).
+    """
     if not isinstance(reward_inputs, list):
         raise InputError("the CIM reward is a batch reward function: set worker.reward.reward_type=batch")
     responses, sources = [], []
@@ -35,5 +31,4 @@ def compute_score(
             raise InputError(f"reward input {i} needs 'response' and 'ground_truth' (the gallery id); got {sorted(reward_input)}")
         responses.append(reward_input["response"])
         sources.append(source_of(reward_input["ground_truth"], f"reward input {i}", "ground_truth"))
-    results = score_texts(backend_for(url, token, gallery), responses, sources, k)
-    return [components(result, empty_reward, "overall") for result in results]
+    return rollout_rewards(responses, sources, "overall", **options)

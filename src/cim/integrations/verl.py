@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cim.errors import InputError
-from cim.integrations.backend import backend_for, components, score_texts, source_of
+from cim.integrations.backend import rollout_rewards, source_of
 
 ID_KEYS = ("image_id", "index")
 
@@ -40,16 +40,14 @@ def compute_score_batch(
     solution_strs: Sequence[str],
     ground_truths: Sequence[Any],
     extra_infos: Sequence[Any],
-    url: str | None = None,
-    token: str | None = None,
-    gallery: str | None = None,
-    k: int | None = None,
-    empty_reward: float = 0.0,
+    **options: Any,
 ) -> list[dict[str, float]]:
-    """verl's batch form (BatchRewardManager): one request (or one scorer call) for the whole batch."""
+    """verl's batch form (BatchRewardManager): one request (or one scorer call) for the whole batch.
+
+    `options` (verl's reward_kwargs): url, token, gallery (score in process), k, empty_reward (default 0).
+    """
     sources = [image_source(info, i) for i, info in enumerate(extra_infos)]
-    results = score_texts(backend_for(url, token, gallery), list(solution_strs), sources, k)
-    return [components(result, empty_reward, "score") for result in results]
+    return rollout_rewards(solution_strs, sources, "score", **options)
 
 
 def compute_score(
