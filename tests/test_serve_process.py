@@ -22,7 +22,7 @@ def expected_rewards(scorer, work):
 
 
 def test_cli_server_equals_the_scorer_and_finishes_in_flight_work_on_sigterm(built_gallery, built_scorer):
-    with process_server(built_gallery, "--max-wait-ms", "3000") as (process, url):
+    with process_server(built_gallery, "--max-wait-ms", "5000") as (process, url):
         ids = ["red-circle-0", "blue-square-2", "yellow-circle-1"]
         answer = httpx.post(f"{url}/v1/score", json={"items": [{"caption": c, "source_id": i} for c, i in zip(CAPTIONS, ids)]},
                             timeout=30).json()
