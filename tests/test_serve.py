@@ -126,6 +126,8 @@ BAD = [
     ("/cim", b'{"response": "a", "index": 24, "k": 3}', JSON, 422, "unknown index 24: the gallery has rows 0..23"),
     ("/cim", b'{"response": "a", "index": -1, "k": 3}', JSON, 422, "unknown index -1"),
     ("/cim", b'{"response": "   ", "index": 1, "k": 3}', JSON, 422, "caption is empty"),
+    ("/cim", b'{"response": "a\\ud800b", "index": 1, "k": 3}', JSON, 422, "not valid Unicode"),
+    ("/cim", b"[" * 100_000 + b"]" * 100_000, JSON, 400, "nested too deeply"),
     ("/cim", b'{"response": "a", "index": 1, "k": 6}', JSON, 422, "max_k=5"),
     ("/cim", b'{"response": "a", "index": 1, "k": 0}', JSON, 422, "k: Input should be greater than or equal to 1"),
     ("/cim", json.dumps({"response": "a" * 301, "index": 1}).encode(), JSON, 422, "max_caption_chars=300"),
@@ -184,6 +186,7 @@ def test_image_paths_only_inside_the_image_root(built_gallery, built_scorer, ite
             refused = post(path)
             assert refused.status_code == 422 and "outside the server's image root" in refused.json()["detail"]
         assert "not a file" in post("missing.png").json()["detail"]
+        assert "cannot be resolved" in post("a\x00b.png").json()["detail"]
 
 
 def test_a_token_guards_every_endpoint(built_gallery, built_scorer):

@@ -89,6 +89,8 @@ class JSONBodyRoute(APIRoute):
                     return _error(400, f"request body is not UTF-8 (bad byte at offset {error.start})")
                 except json.JSONDecodeError as error:
                     return _error(400, f"malformed JSON: {error.msg} (line {error.lineno}, column {error.colno})")
+                except RecursionError:
+                    return _error(400, "malformed JSON: nested too deeply")
             return await handler(request)
 
         return handle

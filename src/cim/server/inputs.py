@@ -49,6 +49,10 @@ def check_caption(caption: str, where: str, settings: ServeSettings) -> None:
         )
     if not caption.strip():
         raise RequestError(422, f"{where}: caption is empty")
+    try:
+        caption.encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate from a JSON \ud800 escape
+        raise RequestError(422, f"{where}: caption is not valid Unicode ({error.reason} at {error.start})") from None
 
 
 def row_source(row: int, gallery: Gallery, where: str) -> str:
@@ -104,7 +108,10 @@ def path_source(path: str, where: str, settings: ServeSettings) -> Path:
     if settings.image_root is None:
         raise RequestError(422, f"{where}: image paths are disabled; start the server with --image-root DIR to allow them")
     root = Path(settings.image_root).resolve()
-    resolved = (root / path).resolve()
+    try:
+        resolved = (root / path).resolve()
+    except (OSError, ValueError, RuntimeError) as error:  # a NUL byte; a symlink loop (RuntimeError before 3.13)
+        raise RequestError(422, f"{where}: image_path cannot be resolved ({error})") from None
     if not resolved.is_relative_to(root):
         raise RequestError(422, f"{where}: image_path is outside the server's image root")
     if not resolved.is_file():
