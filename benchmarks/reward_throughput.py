@@ -64,6 +64,16 @@ def measure(scorer: CIMScorer, captions: list[str], sources: list[str], loop_cap
     }
 
 
+def bench_gallery(gallery: Path | None, random_rows: int | None, tmp: Path) -> Path:
+    """A random-embedding gallery of `random_rows` rows in tmp (real MiniLM queries), else `gallery`, else the 20k default."""
+    if random_rows:
+        text = load_text_encoder("minilm", device="cpu").describe()
+        image = {"spec": "efficientnet-lite0", "dim": 1280, "pooling": "global", "image_size": 128, "normalised": True}
+        write_random_gallery(tmp / "random", random_rows, text, image)
+        return tmp / "random"
+    return gallery or ensure_shapes_gallery(20000)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gallery", type=Path, help="gallery folder (default: the cached 20k shapes gallery)")
@@ -72,13 +82,7 @@ def main() -> None:
     parser.add_argument("--name", default=None, help="results file name")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        if args.random_rows:
-            text = load_text_encoder("minilm", device="cpu").describe()
-            image = {"spec": "efficientnet-lite0", "dim": 1280, "pooling": "global", "image_size": 128, "normalised": True}
-            gallery = Path(tmp) / "random"
-            write_random_gallery(gallery, args.random_rows, text, image)
-        else:
-            gallery = args.gallery or ensure_shapes_gallery(20000)
+        gallery = bench_gallery(args.gallery, args.random_rows, Path(tmp))
         scorer = CIMScorer(gallery, device="cpu")
         captions, sources = step_captions(scorer.gallery.ids)
         result = measure(scorer, captions, sources, args.loop_captions)

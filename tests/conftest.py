@@ -82,3 +82,11 @@ def shapes_gallery(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("shapes") / "gallery"
     build_gallery(shapes_items(300), out, BuildConfig(image_size=128, num_workers=0))
     return out
+
+
+@pytest.fixture(scope="session")
+def built_scorer(built_gallery):
+    """A clean-mode CIMScorer over built_gallery (shared by the server, client and adapter tests)."""
+    from cim.reward.scorer import CIMScorer
+
+    return CIMScorer(built_gallery, device="cpu")

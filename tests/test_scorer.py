@@ -1,5 +1,6 @@
 """CIMScorer: official mode against an independent re-implementation, clean-mode exclusion, batching, errors."""
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,14 @@ from tests.conftest import draw_item
 CAPTIONS = ["a red circle", "two blue squares", "a small green triangle above a star", "caption 17", "nothing at all"]
 
 
+@lru_cache(maxsize=1)
+def minilm() -> SentenceTransformer:
+    return SentenceTransformer(bundled_minilm_path(), device="cpu")
+
+
 def release_reward(caption: str, source_row: int, gallery: Gallery, k: int = 3, beta: float = 1.0):
     """Independent reference of the release's formula: text→text top-k, QIR + GRC over image vectors."""
-    model = SentenceTransformer(bundled_minilm_path(), device="cpu")
-    query = model.encode([caption], normalize_embeddings=True)[0].astype(np.float64)
+    query = minilm().encode([caption], normalize_embeddings=True)[0].astype(np.float64)
     text = np.asarray(gallery.text_emb, dtype=np.float64)
     image = np.asarray(gallery.image_emb, dtype=np.float64)
     image /= np.linalg.norm(image, axis=1, keepdims=True)

@@ -306,6 +306,50 @@ def demo(
     out_console.print(json.dumps({row["metric"]: [round(row["base"], 4), round(row["cim"], 4)] for row in result["table"]}))
 
 
+@app.command("serve")
+def serve(
+    gallery: Path = typer.Option(..., help="Gallery folder."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (loopback by default; use a token on anything else)."),
+    port: int = typer.Option(3545, help="Port (the release's)."),
+    k: int = typer.Option(3, help="Retrieved items per caption when a request does not say."),
+    max_k: int = typer.Option(16, help="Largest k a request may ask for (422 above)."),
+    beta: float = typer.Option(1.0, help="Weight of QIR in the reward GRC + β·QIR."),
+    mode: str = typer.Option("clean", help="clean: never retrieve the source's own item; official: as the release."),
+    index: str = typer.Option("exact", help="exact, faiss-flat, faiss-ivf, faiss-hnsw or faiss:<factory>."),
+    device: str | None = typer.Option(None, help="cpu, cuda … (default: cuda if available)."),
+    threads: int | None = typer.Option(None, help="Torch threads of the scorer (default: one per core; 1 beside a busy trainer)."),
+    encode_batch: int = typer.Option(64, help="Captions per text-encoder pass, sorted by length (CPU: 8-16 with --threads 1)."),
+    max_batch: int = typer.Option(256, help="Captions per scorer call (1: no micro-batching, the release's pattern)."),
+    max_wait_ms: float = typer.Option(5.0, help="How long a request may wait for its batch to fill."),
+    max_queue: int = typer.Option(8192, help="Captions waiting before new requests get 503."),
+    max_items: int = typer.Option(1024, help="Captions per request (413 above)."),
+    max_caption_chars: int = typer.Option(20000, help="Characters per caption (422 above)."),
+    max_image_bytes: int = typer.Option(8 << 20, help="Bytes of an inline image (413 above)."),
+    max_body_bytes: int = typer.Option(64 << 20, help="Bytes of a request body (413 above)."),
+    empty_reward: float | None = typer.Option(None, help="Reward of an empty caption on /cim and /v1/openrlhf (default: 422)."),
+    token: str | None = typer.Option(None, envvar="CIM_SERVE_TOKEN", help="Bearer token every request must carry."),
+    image_root: Path | None = typer.Option(None, help="Folder that image_path items may name (default: paths refused)."),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+) -> None:
+    """Serve the CIM reward over HTTP: /v1/score (batches), /cim (the release's), /v1/openrlhf, /healthz, /metrics."""
+    from cim.errors import CIMError
+    from cim.server.app import serve as run_server
+    from cim.server.settings import ServeSettings
+
+    _quiet_libraries()
+    try:
+        settings = ServeSettings(
+            gallery, host, port, k=k, beta=beta, mode=mode, index=index, device=device, threads=threads,
+            encode_batch=encode_batch, max_k=max_k,
+            empty_reward=empty_reward, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue,
+            max_items=max_items, max_caption_chars=max_caption_chars, max_image_bytes=max_image_bytes,
+            max_body_bytes=max_body_bytes, token=token, image_root=image_root, log_level=log_level,
+        )
+        run_server(settings)
+    except (CIMError, ValueError, ImportError) as error:  # CIMError is a ValueError; so are bad option values
+        fail(str(error))
+
+
 @app.command("report")
 def report(
     captions: Path = typer.Option(..., help='JSONL of {"id", "caption", "image" or "source_id"} lines.'),

@@ -5,6 +5,8 @@ Per batch: one text-encoder pass, one search, one gather of retrieved image embe
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -93,9 +95,7 @@ class CIMScorer:
     ) -> None:
         self.gallery = gallery if isinstance(gallery, Gallery) else Gallery.load(gallery)
         self.options = ScorerOptions(k, beta, mode, retrieval, index, center_images)
-        limit = len(self.gallery) - (1 if mode == "clean" else 0)
-        if k > limit:
-            raise InputError(f"k={k} is larger than the {limit} gallery items a caption can retrieve in {mode} mode")
+        self._check_k(k)
         manifest = self.gallery.manifest
         if text_encoder is None:
             text_encoder = load_text_encoder(manifest.text_encoder["spec"], device=device)
@@ -110,6 +110,20 @@ class CIMScorer:
             index, self._retrieval_matrix(), device=device, cache_dir=cache_dir, cache_key=f"{retrieval}-{manifest.content_hash}"
         )
         self._image_mean = self._gallery_image_mean() if center_images else None
+
+    def _check_k(self, k: int) -> None:
+        mode = self.options.mode
+        limit = len(self.gallery) - (1 if mode == "clean" else 0)
+        if k > limit:
+            raise InputError(f"k={k} is larger than the {limit} gallery items a caption can retrieve in {mode} mode")
+
+    def with_k(self, k: int) -> CIMScorer:
+        """A scorer retrieving k items that shares this one's gallery, encoders, source cache and index."""
+        options = dataclasses.replace(self.options, k=k)
+        self._check_k(k)
+        scorer = copy.copy(self)
+        scorer.options = options
+        return scorer
 
     def _load_image_encoder(self, device: str | None) -> ImageEncoder:
         info = self.gallery.manifest.image_encoder
