@@ -75,7 +75,7 @@ def main() -> None:
         per_seed.append(evaluate_models(models, scorer) | {"seed": seed, "models": {k: str(v) for k, v in models.items()}})
         log(f"seed {seed}: " + ", ".join(f"{arm} R_obj {per_seed[-1][arm]['object_recall']:.3f}" for arm in ARMS))
     summary = {arm: seed_summary([run[arm] for run in per_seed]) for arm in ARMS}
-    base_mean, cim_mean, sft_mean, sftcim_mean = (summary[a] for a in ARMS)
+    base_mean, sft_mean, cim_mean, sftcim_mean = (summary[arm] for arm in ARMS)  # ARMS order
     checks = {
         "object_recall_gain_relative": round(cim_mean["object_recall"]["mean"] / base_mean["object_recall"]["mean"] - 1, 4),
         "relation_qa_gain_points": round(100 * (cim_mean["relation_qa"]["mean"] - base_mean["relation_qa"]["mean"]), 2),
