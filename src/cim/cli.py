@@ -31,9 +31,12 @@ out_console = Console()
 
 
 @contextmanager
+def progress_columns() -> list:
+    return [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+
+
 def progress_bar(description: str) -> Iterator[Progress]:
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=console) as bar:
+    with Progress(*progress_columns(), console=console) as bar:
         bar.add_task(description, total=None)
         yield bar
 
@@ -294,10 +297,20 @@ def demo(
     from cim.demo import run_demo
 
     _quiet_libraries()
+    bar = Progress(*progress_columns(), console=console)  # shown only while the gallery is being built
+    task = bar.add_task("gallery", total=None, visible=False)
+
+    def build_progress(what: str, done: int, total: int) -> None:
+        bar.start()
+        bar.update(task, description=what, completed=done, total=total, visible=True)
+
     try:
-        result = run_demo(workdir, overrides, base_overrides, test_scenes, lambda what: console.print(f"[bold]▶ {what}[/bold]"))
+        result = run_demo(workdir, overrides, base_overrides, test_scenes,
+                          lambda what: console.print(f"[bold]▶ {what}[/bold]"), build_progress)  # fmt: skip
     except ValueError as error:  # CIMError and the shapes world's argument errors
         fail(str(error))
+    finally:
+        bar.stop()
     out_console.print(summary_table(result["levels"]["summaries"]))
     for check in result["levels"]["checks"]:
         out_console.print(check)

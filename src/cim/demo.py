@@ -90,8 +90,12 @@ def run_demo(
     base_overrides: Sequence[str] = (),
     test_scenes: int | None = None,
     progress: Callable[[str], None] | None = None,
+    build_progress: DemoProgress | None = None,
 ) -> dict[str, Any]:
-    """The shapes-tiny recipe end to end; `overrides` apply to the GRPO recipe, `base_overrides` to the base's SFT."""
+    """The shapes-tiny recipe end to end; `overrides` apply to the GRPO recipe, `base_overrides` to the base's SFT.
+
+    `progress` hears each stage's name, `build_progress` the gallery build's (stage, done, total).
+    """
     from cim.eval.evaluate import evaluate
     from cim.train.recipe import load_recipe
     from cim.train.run import reward_scorer
@@ -101,6 +105,7 @@ def run_demo(
     workdir = Path(workdir)
     recipe = load_recipe("shapes-tiny", list(overrides))
     say(f"gallery {recipe.gallery} (built once, then cached)")
+    resolve_gallery(recipe.gallery, build_progress)
     scorer = reward_scorer(recipe)
     say("reward check: SHAPES-500 caption levels")
     levels = check_reward_levels(scorer, workdir, test_scenes)

@@ -17,5 +17,6 @@ def common_trainer_args(out_dir: str | Path, seed: int, logging_steps: int, grad
         "logging_steps": logging_steps,
         "report_to": "none",
         "dataloader_num_workers": 0,
+        "disable_tqdm": False,  # a progress bar even when the CLI quiets the libraries' logging
         "gradient_checkpointing": gradient_checkpointing,
     }
