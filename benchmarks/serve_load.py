@@ -32,6 +32,7 @@ from _common import machine, report
 from reward_throughput import bench_gallery, step_captions
 
 from cim.gallery.store import Gallery
+from cim.reward.scorer import DEFAULT_ENCODE_BATCH
 
 
 def free_port() -> int:
@@ -116,7 +117,7 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=256)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads of both servers (default: torch's)")
-    parser.add_argument("--encode-batch", type=int, default=64, help="captions per text-encoder pass (both servers)")
+    parser.add_argument("--encode-batch", type=int, default=DEFAULT_ENCODE_BATCH, help="captions per text-encoder pass (both servers)")
     parser.add_argument("--name", default=None, help="results file name")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]  # other work on the machine falls on both settings, but slows both

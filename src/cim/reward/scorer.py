@@ -28,6 +28,9 @@ from cim.reward.formulas import cim_reward, grc, image_similarities, qir
 from cim.reward.sources import Source, SourceEmbeddingCache
 
 MODES = ("clean", "official")
+DEFAULT_ENCODE_BATCH = 16
+"""Captions per text-encoder pass. A call's captions are sorted by length and padded per pass: on 2 CPU
+cores MiniLM took 18 ms/caption in passes of 64 mixed-length captions and 9 ms in passes of 16."""
 RETRIEVALS = ("text", "image")
 
 
@@ -91,7 +94,7 @@ class CIMScorer:
         text_encoder: TextEncoder | None = None,
         image_encoder: ImageEncoder | None = None,
         device: str | None = None,
-        batch_size: int = 64,
+        batch_size: int = DEFAULT_ENCODE_BATCH,
     ) -> None:
         self.gallery = gallery if isinstance(gallery, Gallery) else Gallery.load(gallery)
         self.options = ScorerOptions(k, beta, mode, retrieval, index, center_images)

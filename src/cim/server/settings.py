@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from cim.reward.scorer import MODES
+from cim.reward.scorer import DEFAULT_ENCODE_BATCH, MODES
 
 TOKEN_ENV = "CIM_SERVE_TOKEN"
 
@@ -25,7 +25,7 @@ class ServeSettings:
     index: str = "exact"
     device: str | None = None
     threads: int | None = None  # torch threads of the scorer (default: torch's, one per core)
-    encode_batch: int = 64  # captions per text-encoder pass inside one scorer call (sorted by length)
+    encode_batch: int = DEFAULT_ENCODE_BATCH  # captions per text-encoder pass inside one scorer call (sorted by length)
     max_k: int = 16
     empty_reward: float | None = None  # None: an empty caption is a 422; else this reward, unscored
     # micro-batching
