@@ -30,11 +30,11 @@ console = Console(stderr=True)
 out_console = Console()
 
 
-@contextmanager
 def progress_columns() -> list:
     return [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
 
 
+@contextmanager
 def progress_bar(description: str) -> Iterator[Progress]:
     with Progress(*progress_columns(), console=console) as bar:
         bar.add_task(description, total=None)
