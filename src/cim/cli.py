@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -220,43 +220,47 @@ def evaluate(
         console.print(f"[yellow]CAPTURE skipped: {result['capture_skipped']}[/yellow]")
 
 
+def _train(run: Callable[[], Path]) -> None:
+    """Run a training entry point; input errors exit 2 with their message, the model folder is printed."""
+    _quiet_libraries()
+    try:
+        final = run()
+    except ValueError as error:  # CIMError and the shapes world's argument errors
+        fail(str(error))
+    out_console.print(f"trained policy: {final}")
+
+
+RUN_FOLDER_HELP = "Run folder: recipe.yaml, checkpoints/, final/, log_history.json."
+RESUME_HELP = "Continue the run in OUT from its last checkpoint."
+
+
 @train_app.command("grpo")
 def train_grpo(
-    out: Path = typer.Option(..., "--out", help="Run folder: recipe.yaml, checkpoints/, final/, log_history.json."),
-    recipe: Path | None = typer.Option(None, help="YAML recipe (e.g. shapes-tiny); defaults when omitted."),
+    out: Path = typer.Option(..., "--out", help=RUN_FOLDER_HELP),
+    recipe: str | None = typer.Option(None, help="YAML recipe path or built-in name (e.g. shapes-tiny); defaults when omitted."),
     overrides: list[str] = typer.Option([], "--set", help="Override a recipe key, e.g. --set grpo.max_steps=20 (repeatable)."),
-    resume: bool = typer.Option(False, help="Continue the run in OUT from its last checkpoint."),
+    resume: bool = typer.Option(False, help=RESUME_HELP),
     device: str | None = typer.Option(None, help="Device of the reward's encoders (default: cuda if available)."),
 ) -> None:
     """GRPO of a vision-language captioner with the CIM reward; the recipe is checked before training starts."""
     from cim.train.recipe import load_recipe
     from cim.train.run import run_grpo
 
-    _quiet_libraries()
-    try:
-        final = run_grpo(load_recipe(recipe, overrides), out, resume=resume, device=device)
-    except ValueError as error:  # CIMError and the shapes world's argument errors
-        fail(str(error))
-    out_console.print(f"trained policy: {final}")
+    _train(lambda: run_grpo(load_recipe(recipe, overrides), out, resume=resume, device=device))
 
 
 @train_app.command("sft")
 def train_sft(
-    out: Path = typer.Option(..., "--out", help="Run folder: recipe.yaml, checkpoints/, final/, log_history.json."),
-    recipe: Path | None = typer.Option(None, help="YAML recipe (e.g. shapes-tiny-sft); defaults when omitted."),
+    out: Path = typer.Option(..., "--out", help=RUN_FOLDER_HELP),
+    recipe: str | None = typer.Option(None, help="YAML recipe path or built-in name (e.g. shapes-tiny-sft); defaults when omitted."),
     overrides: list[str] = typer.Option([], "--set", help="Override a recipe key, e.g. --set sft.max_steps=100 (repeatable)."),
-    resume: bool = typer.Option(False, help="Continue the run in OUT from its last checkpoint."),
+    resume: bool = typer.Option(False, help=RESUME_HELP),
 ) -> None:
     """Supervised fine-tuning of a captioner on shapes captions of one level (e.g. the base of CIM-GRPO)."""
     from cim.train.recipe import SFTRecipe, load_recipe
     from cim.train.run import run_sft
 
-    _quiet_libraries()
-    try:
-        final = run_sft(load_recipe(recipe, overrides, kind=SFTRecipe), out, resume=resume)
-    except ValueError as error:  # CIMError and the shapes world's argument errors
-        fail(str(error))
-    out_console.print(f"trained policy: {final}")
+    _train(lambda: run_sft(load_recipe(recipe, overrides, kind=SFTRecipe), out, resume=resume))
 
 
 @shapes_app.command("export")
