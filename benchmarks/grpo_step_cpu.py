@@ -16,7 +16,7 @@ from typing import Any
 
 from _common import machine, report
 
-from cim.demo import ensure_shapes_gallery
+from cim.gallery.named import ensure_shapes_gallery
 from cim.reward.scorer import CIMScorer
 from cim.shapes import split_scenes
 from cim.train.data import grpo_dataset

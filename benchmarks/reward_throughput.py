@@ -20,8 +20,8 @@ from pathlib import Path
 
 from _common import machine, report
 
-from cim.demo import ensure_shapes_gallery
 from cim.encoders import load_text_encoder
+from cim.gallery.named import ensure_shapes_gallery
 from cim.gallery.synthetic import write_random_gallery
 from cim.reward.scorer import CIMScorer
 from cim.shapes import LEVELS, caption_for_level, split_scenes

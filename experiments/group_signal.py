@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from validation_study import METRICS, OPTIONS, Scorers, group_stats, rnd  # noqa: E402
 
 from cim.eval.text_stats import words  # noqa: E402
-from cim.shapes import fact_scores, read_facts, relation_qa, render_scene, scene_facts, split_scenes  # noqa: E402
+from cim.shapes import caption_scores, render_scene, split_scenes  # noqa: E402
 from cim.train.captioning import generate_captions, load_policy  # noqa: E402
 from cim.train.shapes_pipeline import default_base_captioner  # noqa: E402
 
@@ -44,11 +44,9 @@ def sample_groups(model_dir: Path, scenes: list, group: int, seed: int) -> list[
 
 
 def caption_truth(scene, caption: str) -> dict[str, float]:
-    facts = read_facts(caption)
-    scores = fact_scores(facts, scene_facts(scene))
-    return {"all_f1": scores["all_f1"], "object_recall": scores["object_recall"],
-            "object_precision": scores["object_precision"], "relation_qa": relation_qa(scene, facts)["accuracy"],
-            "words": len(words(caption))}  # fmt: skip
+    scores = caption_scores(caption, scene)
+    return {name: scores[name] for name in ("all_f1", "object_recall", "object_precision", "relation_qa")} | {
+        "words": len(words(caption))}  # fmt: skip
 
 
 def plot(result: dict[str, Any], out: Path) -> None:

@@ -74,8 +74,8 @@ def evaluate_models(models: dict[str, Path], scorer: CIMScorer) -> dict[str, dic
     files = {name: test_captions(model) for name, model in models.items()}
     log(f"evaluating {', '.join(files)} on SHAPES-500")
     result = evaluate(list(files.values()), scorer, split="test", resamples=1000)
-    means = {name: {m: result["files"][str(path)][m]["mean"] for m in TABLE_METRICS} for name, path in files.items()}
-    return means | {"comparisons": result["comparisons"]}
+    means = {name: {m: result.files[str(path)][m].mean for m in TABLE_METRICS} for name, path in files.items()}
+    return means | {"comparisons": [comparison.model_dump(mode="json") for comparison in result.comparisons]}
 
 
 def seed_summary(per_seed: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:

@@ -15,6 +15,7 @@ import argparse
 import json
 import random
 import time
+import typing
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -23,8 +24,9 @@ import torch
 from cim.shapes import caption_for_level, fact_scores, read_facts, render_scene, split_scenes
 from cim.train.captioning import caption_loss, generate_captions, load_policy
 from cim.train.data import sft_dataset
-from cim.train.sft import SCHEDULERS, SFTOptions, train_sft
+from cim.train.sft import SFTOptions, train_sft
 from cim.train.tiny import TinyVLMConfig, build_tiny_vlm, count_parameters
+from cim.train.trainer_args import Scheduler
 
 
 def main() -> None:
@@ -35,7 +37,7 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=750)
     parser.add_argument("--lr", type=float, default=sft_defaults.learning_rate)
-    parser.add_argument("--scheduler", choices=SCHEDULERS, default=sft_defaults.lr_scheduler)
+    parser.add_argument("--scheduler", choices=typing.get_args(Scheduler), default=sft_defaults.lr_scheduler)
     parser.add_argument("--batch-size", type=int, default=sft_defaults.batch_size)
     parser.add_argument("--hidden-size", type=int, default=defaults.hidden_size)
     parser.add_argument("--vision-layers", type=int, default=defaults.vision_layers)

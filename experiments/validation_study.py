@@ -38,15 +38,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from cim.demo import ensure_shapes_gallery
+from cim.gallery.named import ensure_shapes_gallery
+from cim.reward.options import ScorerOptions
 from cim.reward.scorer import CIMScorer
 from cim.shapes import (
     Facts,
     Scene,
+    caption_scores,
     corrupt_facts,
-    fact_scores,
-    read_facts,
-    relation_qa,
     render_scene,
     scene_facts,
     scene_from_id,
@@ -152,11 +151,9 @@ def corrupt_upto(facts: Facts, scene: Scene, n_errors: int, seed: int) -> tuple[
 
 def truth_scores(scene: Scene, caption: str) -> dict[str, float]:
     """Fact F1 of the caption as read back, and relation-QA accuracy from those facts."""
-    facts = read_facts(caption)
-    scores = fact_scores(facts, scene_facts(scene))
-    qa = relation_qa(scene, facts)
+    scores = caption_scores(caption, scene)
     return {"f1": scores["all_f1"], "precision": scores["all_precision"], "recall": scores["all_recall"],
-            "qa_acc": qa["accuracy"]}
+            "qa_acc": scores["relation_qa"]}
 
 
 class Scorers:
@@ -180,8 +177,7 @@ class Scorers:
                         log(f"  {stage} {done}/{total}")
 
                 self.galleries[pooling] = str(ensure_shapes_gallery(20000, progress, pooling=pooling))
-            scorer = CIMScorer(self.galleries[pooling], k=3, beta=1.0, mode="clean", center_images=centred,
-                               text_encoder=self._text_encoder)
+            scorer = CIMScorer(self.galleries[pooling], ScorerOptions(center_images=centred), text_encoder=self._text_encoder)
             self._text_encoder = scorer.text_encoder
             self._scorers[option] = scorer
         return self._scorers[option]

@@ -30,7 +30,7 @@ def free_port() -> int:
 @contextmanager
 def thread_server(settings: ServeSettings, scorer: CIMScorer | None = None, port: int | None = None) -> Iterator[str]:
     """Run the app under uvicorn in a thread on `port` (default: a free one); yields its URL; stops on exit."""
-    settings = ServeSettings(**{**settings.__dict__, "port": port or free_port()})
+    settings = settings.replace(port=port or free_port())
     config = uvicorn.Config(create_app(settings, scorer), host="127.0.0.1", port=settings.port, log_level="warning",
                             access_log=False)
     server = uvicorn.Server(config)

@@ -11,6 +11,7 @@ from cim.errors import InputError
 from cim.integrations import easyr1, openrlhf, verl
 from cim.integrations.backend import backend_for
 from cim.server.settings import ServeSettings
+from cim.wire.payloads import response_text
 from tests.serving import thread_server
 from tests.test_serve import CAPTIONS
 
@@ -20,7 +21,7 @@ PROMPT = "<|im_start|>user\nCaption this image.<|im_end|>\n<|im_start|>assistant
 
 @pytest.fixture(scope="module")
 def server(built_gallery, built_scorer):
-    with thread_server(ServeSettings(built_gallery, max_wait_ms=10, empty_reward=-1.0), built_scorer) as url:
+    with thread_server(ServeSettings(gallery=built_gallery, max_wait_ms=10, empty_reward=-1.0), built_scorer) as url:
         yield url
 
 
@@ -95,7 +96,7 @@ def test_openrlhf_reward_func_and_remote_shape(server, truth, monkeypatch):
 
 
 def test_response_text_strips_the_prompt_and_end_tokens():
-    assert openrlhf.response_text(PROMPT + " A red circle. <|im_end|><pad><pad>", PROMPT, 0) == "A red circle."
-    assert openrlhf.response_text("  " + PROMPT + "x", PROMPT, 0) == "x"
+    assert response_text(PROMPT + " A red circle. <|im_end|><pad><pad>", PROMPT, 0) == "A red circle."
+    assert response_text("  " + PROMPT + "x", PROMPT, 0) == "x"
     with pytest.raises(InputError, match="query 3 does not start with its prompt"):
-        openrlhf.response_text("something else", PROMPT, 3)
+        response_text("something else", PROMPT, 3)

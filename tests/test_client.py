@@ -19,7 +19,7 @@ SOURCES = ["red-circle-0", 5, "green-square-1", 23, "yellow-circle-2"]
 
 @pytest.fixture(scope="module")
 def server(built_gallery, built_scorer):
-    with thread_server(ServeSettings(built_gallery, max_wait_ms=10), built_scorer) as url:
+    with thread_server(ServeSettings(gallery=built_gallery, max_wait_ms=10), built_scorer) as url:
         yield url
 
 
@@ -78,7 +78,7 @@ def test_unreachable_server_is_retried_with_backoff_then_raises():
 
 
 def test_a_timeout_is_retried_then_raised(built_gallery, built_scorer):
-    with thread_server(ServeSettings(built_gallery, max_wait_ms=1500), built_scorer) as url:  # batches wait 1.5 s
+    with thread_server(ServeSettings(gallery=built_gallery, max_wait_ms=1500), built_scorer) as url:  # batches wait 1.5 s
         client = RewardClient(url, timeout=0.3, retries=1, backoff=0.1)
         start = time.monotonic()
         with pytest.raises(RewardServerError, match="ReadTimeout"):
@@ -96,6 +96,6 @@ def test_a_client_rides_out_a_server_that_starts_late(built_gallery, built_score
     caller = threading.Thread(target=call)
     caller.start()
     time.sleep(0.5)
-    with thread_server(ServeSettings(built_gallery), built_scorer, port=port):
+    with thread_server(ServeSettings(gallery=built_gallery), built_scorer, port=port):
         caller.join(timeout=30)
     assert results == [pytest.approx(expected(built_scorer, [3], CAPTIONS[:1])[0].reward, abs=1e-6)]

@@ -2,18 +2,20 @@
 
 import json
 
-from cim.demo import LEVELS, before_after, check_reward_levels, ordering_checks, resolve_gallery, run_demo
+from cim.demo import LEVELS, before_after, check_reward_levels, ordering_checks, run_demo
+from cim.eval.results import Evaluation
+from cim.gallery.named import resolve_gallery, shapes_gallery_path
 from cim.gallery.store import Gallery
-from cim.paths import cache_dir, default_shapes_gallery
+from cim.paths import cache_dir
 from cim.reward.scorer import CIMScorer
 
 
 def test_reward_levels_are_ordered_on_a_small_cached_gallery(tmp_path, monkeypatch):
     monkeypatch.setenv("CIM_HOME", str(tmp_path / "home"))
     path = resolve_gallery("shapes-400")
-    assert path == default_shapes_gallery(400)
+    assert path == shapes_gallery_path(400)
     gallery = Gallery.load(path)
-    assert len(gallery) == 400 and gallery.manifest.image_encoder["image_size"] == 128
+    assert len(gallery) == 400 and gallery.manifest.image_encoder.image_size == 128
     assert gallery.ids[0] == "shapes-gallery-00000" and gallery.images[0] == "shapes:shapes-gallery-00000"
     result = check_reward_levels(CIMScorer(gallery), tmp_path / "run", test_scenes=120)
     summaries = result["summaries"]
@@ -59,7 +61,7 @@ def test_tiny_demo_trains_evaluates_and_reuses_its_stages(shapes_gallery, tmp_pa
     assert {"object_recall", "object_precision", "relation_qa", "reward"} <= set(table)
     for row in table.values():
         assert abs(row["cim"] - row["base"] - row["difference"]) < 1e-9
-    assert before_after(result["evaluation"]) == result["table"]
+    assert before_after(Evaluation.model_validate(result["evaluation"])) == result["table"]
     # A second run reuses the base, the GRPO run and the captions.
     stamp = (tmp_path / "run" / "grpo" / "final" / "config.json").stat().st_mtime_ns
     again = run_demo(tmp_path / "run", overrides, base_overrides, test_scenes=6)

@@ -15,7 +15,7 @@ from PIL import Image
 
 from cim.encoders import load_image_encoder, load_text_encoder
 from cim.encoders.base import encode_images
-from cim.errors import UnknownNameError
+from cim.errors import InputError, UnknownNameError
 
 WORDS = "a photo of the cat dog on red blue green small big car tree house sky".split()
 MAX_TOKENS = 16
@@ -207,9 +207,9 @@ def test_image_size_override(specs, images, model: str) -> None:
 def test_bad_specs(tmp_path, specs) -> None:
     missing = str(tmp_path / "no-such-model")
     for spec in (f"hf-clip:{missing}", f"dinov2:{missing}"):
-        with pytest.raises(FileNotFoundError, match="no-such-model"):
+        with pytest.raises(InputError, match="no-such-model"):
             load_image_encoder(spec, device="cpu")
-    with pytest.raises(FileNotFoundError, match="no-such-model"):
+    with pytest.raises(InputError, match="no-such-model"):
         load_text_encoder(f"openclip:ViT-B-32/{missing}.pt", device="cpu")
     with pytest.raises(ValueError, match="needs a model"):
         load_text_encoder("hf-clip", device="cpu")
@@ -238,6 +238,7 @@ def test_text_to_image_retrieval_with_a_shared_space_encoder(clip_dir, items_fil
     from cim.gallery.build import BuildConfig, build_gallery
     from cim.gallery.items import read_items
     from cim.gallery.store import Gallery
+    from cim.reward.options import ScorerOptions
     from cim.reward.scorer import CIMScorer
 
     spec = f"hf-clip:{clip_dir}"
@@ -245,7 +246,7 @@ def test_text_to_image_retrieval_with_a_shared_space_encoder(clip_dir, items_fil
     build_gallery(read_items(items_file), tmp_path / "g", config)
     gallery = Gallery.load(tmp_path / "g")
     assert gallery.text_emb.shape[1] == gallery.image_emb.shape[1] == PROJ
-    scorer = CIMScorer(gallery, retrieval="image", device="cpu")
+    scorer = CIMScorer(gallery, ScorerOptions(retrieval="image"), device="cpu")
     caption = "a photo of the red car"
     result = scorer.score([caption], ["red-circle-0"])[0]
     query = scorer.text_encoder.encode([caption]).vectors[0].numpy()

@@ -58,13 +58,14 @@ def level_files(tmp_path_factory):
 def test_complete_vs_one_object_is_significant(shapes_gallery, level_files):
     scorer = CIMScorer(shapes_gallery, device="cpu")
     result = evaluate([level_files["complete"], level_files["one-object"]], scorer, split="test", resamples=1000)
-    complete = result["files"][str(level_files["complete"])]
-    assert complete["all_f1"]["mean"] == 1.0 and complete["relation_qa"]["mean"] == 1.0
-    assert complete["reward"]["low"] < complete["reward"]["mean"] < complete["reward"]["high"]
+    complete = result.files[str(level_files["complete"])]
+    assert complete["all_f1"].mean == 1.0 and complete["relation_qa"].mean == 1.0
+    assert complete["reward"].low < complete["reward"].mean < complete["reward"].high
     assert "self_rank" not in complete  # SHAPES-500 images are not in the gallery
-    (comparison,) = result["comparisons"].values()
-    assert comparison["reward"]["significant"] and comparison["reward"]["difference"] < 0
-    assert comparison["all_f1"]["significant"] and comparison["all_f1"]["difference"] < -0.5
+    (comparison,) = result.comparisons
+    assert comparison.baseline == str(level_files["complete"]) and comparison.candidate == str(level_files["one-object"])
+    assert comparison.metrics["reward"].significant and comparison.metrics["reward"].difference < 0
+    assert comparison.metrics["all_f1"].significant and comparison.metrics["all_f1"].difference < -0.5
     assert "| reward |" in to_markdown(result)
 
 
@@ -75,7 +76,7 @@ def test_self_retrieval_rank_for_gallery_sources(shapes_gallery, tmp_path):
     path = tmp_path / "own.jsonl"
     path.write_text("".join(json.dumps({"id": i, "caption": c, "source_id": i}) + "\n" for i, c in zip(gallery.ids[:20], gallery.captions[:20])))
     result = evaluate([path], CIMScorer(gallery, device="cpu"), resamples=200)
-    assert result["files"][str(path)]["self_rank"]["mean"] == 1.0  # each item's own caption ranks it first
+    assert result.files[str(path)]["self_rank"].mean == 1.0  # each item's own caption ranks it first
 
 
 @pytest.mark.parametrize(
@@ -122,7 +123,7 @@ def test_capture_is_skipped_with_a_reason_when_it_cannot_run(shapes_gallery, lev
     if reason is None:
         pytest.skip("capture-metric and its models are present: the real metric runs instead")
     result = evaluate([level_files["complete"]], CIMScorer(shapes_gallery, device="cpu"), resamples=100, references=references)
-    assert result["capture_skipped"] == reason and "capture" not in result["files"][str(level_files["complete"])]
+    assert result.capture_skipped == reason and "capture" not in result.files[str(level_files["complete"])]
     assert f"CAPTURE skipped: {reason}" in to_markdown(result)
     with pytest.raises(CaptureUnavailable, match="CAPTURE skipped: .*capture-metric"):
         capture_scores({"a": "a caption"}, {"a": ["a reference"]})

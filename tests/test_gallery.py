@@ -20,8 +20,8 @@ def test_built_gallery_is_self_describing(built_gallery, items_file):
     gallery = Gallery.load(built_gallery, verify=True)
     manifest = gallery.manifest
     assert manifest.count == len(gallery) == 24
-    assert manifest.text_encoder["spec"] == "minilm" and manifest.text_encoder["dim"] == 384
-    assert manifest.image_encoder == {**manifest.image_encoder, "spec": "efficientnet-lite0", "dim": 1280, "pooling": "global", "image_size": 64}
+    assert manifest.text_encoder.spec == "minilm" and manifest.text_encoder.dim == 384
+    assert manifest.image_encoder.identity() == {"spec": "efficientnet-lite0", "dim": 1280, "pooling": "global", "image_size": 64}
     assert gallery.text_emb.dtype == np.float16 and gallery.text_emb.shape == (24, 384)
     assert gallery.image_emb.shape == (24, 1280)
     for array in (gallery.text_emb, gallery.image_emb):

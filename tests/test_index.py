@@ -98,13 +98,14 @@ def test_stable_topk_matches_a_full_sort_under_heavy_ties():
 
 def test_trained_faiss_index_is_cached_beside_the_gallery(random_gallery):
     pytest.importorskip("faiss")
+    from cim.reward.options import ScorerOptions
     from cim.reward.scorer import CIMScorer
 
-    first = CIMScorer(random_gallery, index="faiss:IVF4,Flat", device="cpu")
+    first = CIMScorer(random_gallery, ScorerOptions(index="faiss:IVF4,Flat"), device="cpu")
     cached = list((random_gallery / "index").glob("IVF4_Flat-*.faiss"))
     assert len(cached) == 1
     stamp = cached[0].stat().st_mtime_ns
-    second = CIMScorer(random_gallery, index="faiss:IVF4,Flat", device="cpu")
+    second = CIMScorer(random_gallery, ScorerOptions(index="faiss:IVF4,Flat"), device="cpu")
     assert cached[0].stat().st_mtime_ns == stamp  # read, not rebuilt
     a, b = first.score(["a red circle"], ["item-3"])[0], second.score(["a red circle"], ["item-3"])[0]
     assert a.retrieved_ids == b.retrieved_ids

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from cim.cli import app
 from cim.errors import InputError
 from cim.eval.report import write_report
+from cim.reward.options import ScorerOptions
 from cim.reward.scorer import CIMScorer
 from cim.shapes import Facts
 from cim.shapes.metrics import fact_diff
@@ -34,7 +35,7 @@ def report_gallery(shapes_gallery) -> Path:
 
 @pytest.fixture(scope="module")
 def scorer(report_gallery) -> CIMScorer:
-    return CIMScorer(report_gallery, k=K)
+    return CIMScorer(report_gallery, ScorerOptions(k=K))
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def shapes_report(scorer, tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("report")
     captions = export_split("test", "complete", folder / "shapes-500", n=N_CAPTIONS)
-    return write_report(captions, scorer.gallery, folder / "report.html", page_size=PAGE_SIZE, scorer=scorer)
+    return write_report(captions, scorer, folder / "report.html", page_size=PAGE_SIZE)
 
 
 def embedded(page: str) -> dict:
@@ -133,7 +134,7 @@ def test_report_data_and_escaping(scorer, tmp_path):
     ]
     captions = tmp_path / "captions.jsonl"
     captions.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    page = write_report(captions, scorer.gallery, tmp_path / "out.html", scorer=scorer).read_text(
+    page = write_report(captions, scorer, tmp_path / "out.html").read_text(
         encoding="utf-8"
     )
     assert "</script><img" not in page and "onerror=alert(1)>" not in page  # untrusted text stays inert
@@ -158,7 +159,7 @@ def test_report_data_and_escaping(scorer, tmp_path):
 def test_empty_captions_file_makes_a_valid_page(scorer, tmp_path):
     captions = tmp_path / "empty <captions>.jsonl"
     captions.write_text("", encoding="utf-8")
-    page = write_report(captions, scorer.gallery, tmp_path / "empty.html", scorer=scorer).read_text(
+    page = write_report(captions, scorer, tmp_path / "empty.html").read_text(
         encoding="utf-8"
     )
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
@@ -169,7 +170,7 @@ def test_empty_captions_file_makes_a_valid_page(scorer, tmp_path):
 def test_missing_captions_file_is_named(scorer, tmp_path):
     missing = tmp_path / "nope.jsonl"
     with pytest.raises(InputError, match="nope.jsonl: captions file not found"):
-        write_report(missing, scorer.gallery, tmp_path / "out.html", scorer=scorer)
+        write_report(missing, scorer, tmp_path / "out.html")
     result = CliRunner().invoke(
         app, ["report", "--captions", str(missing), "--gallery", str(scorer.gallery.path)]
     )

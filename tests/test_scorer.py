@@ -8,8 +8,9 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from cim.encoders.sbert import bundled_minilm_path
-from cim.errors import EncoderMismatchError, InputError
+from cim.errors import EncoderMismatchError, InputError, OptionError
 from cim.gallery.store import Gallery
+from cim.reward.options import ScorerOptions
 from cim.reward.scorer import CIMScorer
 from tests.conftest import draw_item
 
@@ -36,7 +37,7 @@ def release_reward(caption: str, source_row: int, gallery: Gallery, k: int = 3, 
 
 @pytest.fixture(scope="module")
 def official(random_gallery):
-    return CIMScorer(random_gallery, mode="official", device="cpu")
+    return CIMScorer(random_gallery, ScorerOptions(mode="official"), device="cpu")
 
 
 def test_official_mode_matches_release_formula(official):
@@ -55,8 +56,8 @@ def test_official_mode_matches_release_formula(official):
 
 def test_clean_mode_never_retrieves_the_source(built_gallery):
     gallery = Gallery.load(built_gallery)
-    clean = CIMScorer(gallery, mode="clean", device="cpu")
-    official = CIMScorer(gallery, mode="official", device="cpu")
+    clean = CIMScorer(gallery, ScorerOptions(mode="clean"), device="cpu")
+    official = CIMScorer(gallery, ScorerOptions(mode="official"), device="cpu")
     # Each item's own caption: official mode retrieves the item itself, clean mode never does.
     clean_results = clean.score(gallery.captions, gallery.ids)
     official_results = official.score(gallery.captions, gallery.ids)
@@ -101,7 +102,7 @@ def test_image_sources_path_and_pil_agree_and_are_cached(built_gallery, items_fi
 
 def test_center_images_option_changes_grc_consistently(random_gallery):
     plain = CIMScorer(random_gallery, device="cpu")
-    centred = CIMScorer(random_gallery, device="cpu", center_images=True)
+    centred = CIMScorer(random_gallery, ScorerOptions(center_images=True), device="cpu")
     a, b = plain.score(["a red circle"], ["item-9"])[0], centred.score(["a red circle"], ["item-9"])[0]
     assert a.retrieved_ids == b.retrieved_ids
     image = np.asarray(plain.gallery.image_emb, dtype=np.float64)
@@ -118,13 +119,13 @@ def test_bad_inputs_name_the_problem(random_gallery, official):
     with pytest.raises(InputError, match="caption 1 is empty"):
         official.score(["fine", "  "], ["item-1", "item-2"])
     with pytest.raises(InputError, match="k=200 is larger than the 199"):
-        CIMScorer(random_gallery, k=200, device="cpu")
+        CIMScorer(random_gallery, ScorerOptions(k=200), device="cpu")
     with pytest.raises(InputError, match="official mode looks sources up by gallery id"):
         official.score(["a caption"], [Path("x.png")])
-    with pytest.raises(ValueError, match="valid: clean, official"):
-        CIMScorer(random_gallery, mode="strict", device="cpu")
+    with pytest.raises(OptionError, match="option 'mode': Input should be 'clean' or 'official'"):
+        ScorerOptions.parse({"mode": "strict"})
     with pytest.raises(InputError, match="text→image retrieval needs one encoder"):
-        CIMScorer(random_gallery, retrieval="image", device="cpu")
+        CIMScorer(random_gallery, ScorerOptions(retrieval="image"), device="cpu")
 
 
 def test_mismatched_encoder_is_an_error(built_gallery):

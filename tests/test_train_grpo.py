@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from cim.errors import InputError
+from cim.errors import InputError, OptionError
 from cim.reward.scorer import CIMScorer
 from cim.shapes import split_scenes
 from cim.train.data import grpo_dataset
@@ -55,5 +55,5 @@ def test_bad_inputs_fail_before_training(shapes_gallery, tmp_path):
         make_grpo_trainer(tmp_path / "missing", dataset, scorer, tmp_path / "run")
     with pytest.raises(InputError, match=r"needs the columns \['image'\]"):
         make_grpo_trainer(tmp_path, dataset.remove_columns(["source_image", "image"]), scorer, tmp_path)
-    with pytest.raises(InputError, match="unknown loss_type 'ppo'; valid: grpo"):
-        GRPOOptions(loss_type="ppo")
+    with pytest.raises(OptionError, match="option 'loss_type': Input should be 'grpo', 'dr_grpo', 'dapo' or 'bnpo'"):
+        GRPOOptions.parse({"loss_type": "ppo"})

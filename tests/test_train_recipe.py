@@ -8,14 +8,14 @@ from typer.testing import CliRunner
 
 from cim.cli import app
 from cim.errors import InputError
-from cim.train.recipe import GRPORecipe, load_recipe, recipe_dict
+from cim.train.recipe import GRPORecipe, load_recipe
 
 
 def test_shipped_recipe_loads_and_round_trips(tmp_path):
     recipe = load_recipe("shapes-tiny")
     assert recipe.policy == "tiny" and recipe.reward.k == 3 and recipe.grpo.num_generations == 8
     path = tmp_path / "r.yaml"
-    path.write_text(yaml.safe_dump(recipe_dict(recipe)))
+    path.write_text(yaml.safe_dump(recipe.to_dict()))
     assert load_recipe(path) == recipe
     assert load_recipe(None) == GRPORecipe()
 
@@ -24,11 +24,12 @@ def test_shipped_recipe_loads_and_round_trips(tmp_path):
     ("overrides", "message"),
     [
         (["grpo.lr=1"], r"unknown recipe key 'grpo.lr'; valid keys here: learning_rate"),
-        (["grpo.max_steps=two"], r"recipe key 'grpo.max_steps' must be int, got 'two'"),
-        (["reward.mode=strict"], r"recipe key 'reward.mode' must be .*'clean', 'official'"),
-        (["grpo.num_generations=1"], r"num_generations must be at least 2"),
+        (["grpo.max_steps=two"], r"recipe key 'grpo.max_steps': Input should be a valid integer \(got 'two'\)"),
+        (["reward.mode=strict"], r"recipe key 'reward.mode': Input should be 'clean' or 'official'"),
+        (["reward.index=annoy"], r"recipe key 'reward': unknown search backend 'annoy'; valid: .*exact"),
+        (["grpo.num_generations=1"], r"recipe key 'grpo.num_generations': Input should be greater than or equal to 2"),
         (["policy"], r"override 'policy' must look like key=value"),
-        (["grpo=3"], r"recipe key 'grpo' must be a mapping"),
+        (["grpo=3"], r"recipe key 'grpo': Input should be a valid dictionary"),
     ],
 )
 def test_bad_recipes_fail_before_training(overrides, message):

@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Gallery": "cim.gallery.store",
     "CIMScorer": "cim.reward.scorer",
-    "CaptionScore": "cim.reward.scorer",
+    "CaptionScore": "cim.wire.schemas",
+    "ScorerOptions": "cim.reward.options",
     "load_text_encoder": "cim.encoders.registry",
     "load_image_encoder": "cim.encoders.registry",
 }

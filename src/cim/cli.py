@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -19,10 +22,65 @@ from rich.progress import (
 )
 from rich.table import Table
 
-app = typer.Typer(help="Cross-modal Identity Mapping: retrieval-based caption rewards.", no_args_is_help=True)
-gallery_app = typer.Typer(help="Build, import and inspect galleries.", no_args_is_help=True)
-shapes_app = typer.Typer(help="The embedded shapes world.", no_args_is_help=True)
-train_app = typer.Typer(help="Train captioners with the CIM reward (GRPO through TRL).", no_args_is_help=True)
+from cim.errors import CIMError
+from cim.reward.options import ScorerOptions
+from cim.wire import TOKEN_ENV
+
+
+def fail(message: str) -> None:
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(2)
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The one place where errors become messages: a CIMError (bad input, a bad option, a missing optional
+    package) exits 2 with its message; anything else is a bug and keeps its traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except CIMError as error:
+            fail(str(error))
+
+    return run
+
+
+class CimTyper(typer.Typer):
+    """A Typer whose commands all report user errors the same way (see `user_errors`)."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        register = super().command(*args, **kwargs)
+        return lambda command: register(user_errors(command))
+
+
+def reward_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command one flag per ScorerOptions field (declared once, in cim.reward.options) and pass them
+    to it as one validated `reward: ScorerOptions` argument."""
+    own = [p for p in inspect.signature(command).parameters.values() if p.name != "reward"]
+    flags = []
+    for name, field in ScorerOptions.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        declared = typer.Option(field.default, f"{flag}/--no-{flag[2:]}" if field.annotation is bool else flag, help=field.description)
+        annotation = field.annotation if field.annotation in (int, float, bool) else str
+        flags.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=declared, annotation=annotation))
+
+    @functools.wraps(command)
+    def run(**kwargs: Any) -> Any:
+        reward = ScorerOptions.parse({name: kwargs.pop(name) for name in ScorerOptions.model_fields})
+        return command(**kwargs, reward=reward)
+
+    run.__signature__ = inspect.signature(command).replace(parameters=[*own, *flags])  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in [*own, *flags]}
+    return run
+
+
+app = CimTyper(help="Cross-modal Identity Mapping: retrieval-based caption rewards.", no_args_is_help=True)
+gallery_app = CimTyper(help="Build, import and inspect galleries.", no_args_is_help=True)
+shapes_app = CimTyper(help="The embedded shapes world.", no_args_is_help=True)
+train_app = CimTyper(help="Train captioners with the CIM reward (GRPO through TRL).", no_args_is_help=True)
 app.add_typer(gallery_app, name="gallery")
 app.add_typer(shapes_app, name="shapes")
 app.add_typer(train_app, name="train")
@@ -48,11 +106,32 @@ def _quiet_libraries() -> None:
     logging.set_verbosity_error()
 
 
-def fail(message: str) -> None:
-    from rich.markup import escape
+GALLERY_HELP = "Gallery folder, or a cached shapes gallery name such as shapes-5000 (built on first use); default shapes-20000."
 
-    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
-    raise typer.Exit(2)
+
+@contextmanager
+def build_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A (stage, done, total) callback for gallery builds; its bar appears only once a build reports."""
+    bar = Progress(*progress_columns(), console=console)
+    task = bar.add_task("gallery", total=None, visible=False)
+
+    def report(what: str, done: int, total: int) -> None:
+        bar.start()
+        bar.update(task, description=what, completed=done, total=total, visible=True)
+
+    try:
+        yield report
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+
+
+def open_gallery(name_or_path: str | None) -> Path:
+    """The folder a --gallery value stands for, building a named shapes gallery (with a progress bar) if needed."""
+    from cim.gallery.named import resolve_gallery
+
+    with build_progress() as report:
+        return resolve_gallery(name_or_path, report)
 
 
 @gallery_app.command("build")
@@ -69,25 +148,20 @@ def gallery_build(
     device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 … (default: cuda if available)."),
 ) -> None:
     """Embed items into a gallery folder. Resumes after a kill; shards under `accelerate launch`."""
-    from cim.errors import CIMError
     from cim.gallery.build import BuildConfig, build_gallery
     from cim.gallery.items import read_items, shapes_items
 
     if (items is None) == (shapes is None):
         fail("give exactly one of --items FILE or --shapes N")
     _quiet_libraries()
-    try:
-        if shapes is not None:
-            item_list, source = shapes_items(shapes), {"kind": "shapes", "split": "gallery", "count": shapes}
-            image_size = image_size or 128
-        else:
-            item_list, source = read_items(items), {"kind": "items", "file": str(items)}
-        config = BuildConfig(text_encoder, image_encoder, pooling, image_size, chunk_size, device=device, num_workers=workers)
-        with progress_bar("embedding") as bar:
-            task = bar.task_ids[0]
-            manifest = build_gallery(item_list, out, config, source, lambda done, total: bar.update(task, completed=done, total=total))
-    except (CIMError, ImportError) as error:
-        fail(str(error))
+    if shapes is not None:
+        item_list, source = shapes_items(shapes), {"kind": "shapes", "split": "gallery", "count": shapes}
+        image_size = image_size or 128
+    else:
+        item_list, source = read_items(items), {"kind": "items", "file": str(items)}
+    config = BuildConfig(text_encoder, image_encoder, pooling, image_size, chunk_size, device=device, num_workers=workers)
+    with build_progress() as report:
+        manifest = build_gallery(item_list, out, config, source, lambda done, total: report("embedding", done, total))
     if manifest is not None:
         out_console.print(f"gallery: {out} ({manifest.count} items, content hash {manifest.content_hash[:12]})")
 
@@ -99,30 +173,22 @@ def gallery_import(
     captions: Path = typer.Option(..., help="Caption list: .json list, .jsonl or .txt (one per line), row-aligned."),
     out: Path = typer.Option(..., "--out", help="Gallery folder to write."),
     text_encoder: str = typer.Option("sbert:sentence-transformers/all-mpnet-base-v2", help="Spec of the encoder that made the text embeddings."),
+    text_max_tokens: int = typer.Option(384, help="That text encoder's token limit (all-mpnet-base-v2: 384)."),
     image_encoder: str = typer.Option("openclip:ViT-H-14/laion2b_s32b_b79k", help="Spec of the encoder that made the image embeddings."),
 ) -> None:
     """Turn the research release's embedding files into a gallery (ids are row numbers)."""
-    from cim.errors import CIMError
     from cim.gallery.importer import import_release
 
-    try:
-        manifest = import_release(text_emb, image_emb, captions, out, text_encoder, image_encoder)
-    except CIMError as error:
-        fail(str(error))
+    manifest = import_release(text_emb, image_emb, captions, out, text_encoder, image_encoder, text_max_tokens=text_max_tokens)
     out_console.print(f"gallery: {out} ({manifest.count} items, content hash {manifest.content_hash[:12]})")
 
 
 @gallery_app.command("info")
 def gallery_info(path: Path = typer.Argument(..., help="Gallery folder."), verify: bool = typer.Option(False, help="Re-check file checksums.")) -> None:
     """Print a gallery's manifest."""
-    from cim.errors import CIMError
     from cim.gallery.store import Gallery
 
-    try:
-        gallery = Gallery.load(path, verify=verify)
-    except CIMError as error:
-        fail(str(error))
-    out_console.print_json(gallery.manifest.model_dump_json())
+    out_console.print_json(Gallery.load(path, verify=verify).manifest.model_dump_json())
 
 
 def summary_table(summaries: dict[str, dict]) -> Table:
@@ -136,59 +202,56 @@ def summary_table(summaries: dict[str, dict]) -> Table:
     return table
 
 
-@app.command("score")
-def score(
-    gallery: Path = typer.Option(..., help="Gallery folder."),
-    captions: Path = typer.Option(..., help='JSONL of {"id", "caption", "image" or "source_id"} lines.'),
-    out: Path = typer.Option(..., "--out", help="Output JSONL, one record per input line."),
-    k: int = typer.Option(3, help="Retrieved items per caption."),
-    beta: float = typer.Option(1.0, help="Weight of QIR in the reward GRC + β·QIR."),
-    mode: str = typer.Option("clean", help="clean: never retrieve the source's own item; official: as the release."),
-    retrieval: str = typer.Option("text", help="text: caption→gallery captions (the paper's); image: caption→gallery images."),
-    index: str = typer.Option("exact", help="exact, faiss-flat, faiss-ivf, faiss-hnsw or faiss:<factory>."),
-    center_images: bool = typer.Option(False, help="Centre image embeddings on the gallery mean before normalising."),
-    batch_size: int = typer.Option(256, help="Captions per scorer call."),
-    resume: bool = typer.Option(False, help="Keep OUT's records and score only the lines not in it."),
-    device: str | None = typer.Option(None, help="cpu, cuda … (default: cuda if available)."),
-) -> None:
-    """Score captions with the CIM reward; bad rows get error records, the rest are still scored."""
-    from cim.errors import CIMError
-    from cim.reward.score_file import score_file
+def make_scorer(gallery: str | None, reward: ScorerOptions, device: str | None) -> Any:
+    """The CIMScorer of a command's --gallery and reward flags."""
     from cim.reward.scorer import CIMScorer
 
     _quiet_libraries()
-    try:
-        scorer = CIMScorer(gallery, k=k, beta=beta, mode=mode, retrieval=retrieval, index=index,
-                           center_images=center_images, device=device, batch_size=min(batch_size, 64))
-        with progress_bar("scoring") as bar:
-            task = bar.task_ids[0]
-            if captions.is_file():
-                bar.update(task, total=sum(1 for line in captions.open("rb") if line.strip()))
-            summary = score_file(scorer, captions, out, batch_size, resume, lambda n: bar.advance(task, n))
-    except (CIMError, ImportError) as error:
-        fail(str(error))
+    return CIMScorer(open_gallery(gallery), reward, device=device)
+
+
+DEVICE_HELP = "cpu, cuda … (default: cuda if available)."
+
+
+@app.command("score")
+@reward_options
+def score(
+    captions: Path = typer.Option(..., help='JSONL of {"id", "caption", "image" or "source_id"} lines.'),
+    out: Path = typer.Option(..., "--out", help="Output JSONL, one record per input line (not the captions file)."),
+    gallery: str | None = typer.Option(None, help=GALLERY_HELP),
+    batch_size: int = typer.Option(256, help="Captions per scorer call (rows written together)."),
+    resume: bool = typer.Option(False, help="Keep OUT's records and score only the lines not in it."),
+    device: str | None = typer.Option(None, help=DEVICE_HELP),
+    reward: ScorerOptions = ScorerOptions(),
+) -> None:
+    """Score captions with the CIM reward; bad rows get error records, the rest are still scored."""
+    from cim.reward.score_file import check_output_path, score_file
+
+    check_output_path(captions, out)
+    scorer = make_scorer(gallery, reward, device)
+    with progress_bar("scoring") as bar:
+        task = bar.task_ids[0]
+        if captions.is_file():
+            bar.update(task, total=sum(1 for line in captions.open("rb") if line.strip()))
+        summary = score_file(scorer, captions, out, batch_size, resume, lambda n: bar.advance(task, n))
     out_console.print(summary_table({captions.name: summary}))
     if summary["errors"]:
         console.print(f"[yellow]{summary['errors']} rows had errors; see the 'error' field in {out}[/yellow]")
 
 
 @app.command("eval")
+@reward_options
 def evaluate(
     captions: list[Path] = typer.Option(..., "--captions", help="Caption JSONL files (the first is the baseline of the comparisons)."),
     more: list[Path] | None = typer.Argument(None, help="More caption files, as in --captions A.jsonl B.jsonl.", show_default=False),
-    gallery: Path = typer.Option(..., help="Gallery folder."),
+    gallery: str | None = typer.Option(None, help=GALLERY_HELP),
     split: str | None = typer.Option(None, help="Require every id to be a shapes scene of this split (e.g. test)."),
-    k: int = typer.Option(3, help="Retrieved items per caption."),
-    beta: float = typer.Option(1.0, help="Weight of QIR in the reward."),
-    mode: str = typer.Option("clean", help="clean or official."),
-    retrieval: str = typer.Option("text", help="text or image."),
-    index: str = typer.Option("exact", help="Search backend."),
-    center_images: bool = typer.Option(False, help="Centre image embeddings on the gallery mean."),
     resamples: int = typer.Option(2000, help="Bootstrap resamples."),
     references: Path | None = typer.Option(None, help='Reference captions JSONL ({"id", "reference"}) for CAPTURE, when capture-metric and its models are local.'),
     out_json: Path | None = typer.Option(None, help="Write the full results as JSON here."),
     out_md: Path | None = typer.Option(None, help="Write the Markdown tables here."),
-    device: str | None = typer.Option(None, help="cpu, cuda … (default: cuda if available)."),
+    device: str | None = typer.Option(None, help=DEVICE_HELP),
+    reward: ScorerOptions = ScorerOptions(),
 ) -> None:
     """Evaluate caption files: CIM metrics with bootstrap intervals, text statistics, shapes fact metrics, paired tests.
 
@@ -196,38 +259,45 @@ def evaluate(
     words, truncation and repetition rates; on shapes ids exact object / attribute / relation precision, recall,
     F1 and relation-QA accuracy. Every file after the first is compared with it by a paired bootstrap.
     """
-    from cim.errors import CIMError
     from cim.eval.evaluate import evaluate as run_evaluation
     from cim.eval.evaluate import to_markdown
     from cim.io import write_json
-    from cim.reward.scorer import CIMScorer
 
-    _quiet_libraries()
-    try:
-        scorer = CIMScorer(gallery, k=k, beta=beta, mode=mode, retrieval=retrieval, index=index,
-                           center_images=center_images, device=device)
-        result = run_evaluation([*captions, *(more or [])], scorer, split=split, resamples=resamples, references=references)
-    except CIMError as error:
-        fail(str(error))
+    scorer = make_scorer(gallery, reward, device)
+    result = run_evaluation([*captions, *(more or [])], scorer, split=split, resamples=resamples, references=references)
     markdown = to_markdown(result)
     if out_json:
-        write_json(out_json, result)
+        write_json(out_json, result.model_dump(mode="json"))
     if out_md:
         out_md.parent.mkdir(parents=True, exist_ok=True)
         out_md.write_text(markdown, encoding="utf-8")
     out_console.print(markdown, markup=False, highlight=False, soft_wrap=True)
-    if "capture_skipped" in result:
-        console.print(f"[yellow]CAPTURE skipped: {result['capture_skipped']}[/yellow]")
+    if result.capture_skipped is not None:
+        console.print(f"[yellow]CAPTURE skipped: {result.capture_skipped}[/yellow]")
+
+
+@app.command("report")
+@reward_options
+def report(
+    captions: Path = typer.Option(..., help='JSONL of {"id", "caption", "image" or "source_id"} lines.'),
+    gallery: str | None = typer.Option(None, help=GALLERY_HELP),
+    out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write (self-contained, works offline)."),
+    limit: int | None = typer.Option(None, help="Only the first N rows of the captions file."),
+    page_size: int = typer.Option(50, help="Cards per page."),
+    device: str | None = typer.Option(None, help=DEVICE_HELP),
+    reward: ScorerOptions = ScorerOptions(),
+) -> None:
+    """Score captions and write an HTML report: per-caption cards with the retrieved items, summary charts."""
+    from cim.eval.report import write_report
+
+    path = write_report(captions, make_scorer(gallery, reward, device), out, page_size=page_size, limit=limit)
+    out_console.print(f"report: {path}")
 
 
 def _train(run: Callable[[], Path]) -> None:
-    """Run a training entry point; input errors exit 2 with their message, the model folder is printed."""
+    """Run a training entry point and print the model folder."""
     _quiet_libraries()
-    try:
-        final = run()
-    except ValueError as error:  # CIMError and the shapes world's argument errors
-        fail(str(error))
-    out_console.print(f"trained policy: {final}")
+    out_console.print(f"trained policy: {run()}")
 
 
 RUN_FOLDER_HELP = "Run folder: recipe.yaml, checkpoints/, final/, log_history.json."
@@ -238,15 +308,15 @@ RESUME_HELP = "Continue the run in OUT from its last checkpoint."
 def train_grpo(
     out: Path = typer.Option(..., "--out", help=RUN_FOLDER_HELP),
     recipe: str | None = typer.Option(None, help="YAML recipe path or built-in name (e.g. shapes-tiny); defaults when omitted."),
-    overrides: list[str] = typer.Option([], "--set", help="Override a recipe key, e.g. --set grpo.max_steps=20 (repeatable)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a recipe key, e.g. --set grpo.max_steps=20 or --set reward.k=5 (repeatable)."),
     resume: bool = typer.Option(False, help=RESUME_HELP),
     device: str | None = typer.Option(None, help="Device of the reward's encoders (default: cuda if available)."),
 ) -> None:
     """GRPO of a vision-language captioner with the CIM reward; the recipe is checked before training starts."""
-    from cim.train.recipe import load_recipe
+    from cim.train.recipe import GRPORecipe, load_recipe
     from cim.train.run import run_grpo
 
-    _train(lambda: run_grpo(load_recipe(recipe, overrides), out, resume=resume, device=device))
+    _train(lambda: run_grpo(load_recipe(recipe, overrides, GRPORecipe), out, resume=resume, device=device))
 
 
 @train_app.command("sft")
@@ -260,7 +330,7 @@ def train_sft(
     from cim.train.recipe import SFTRecipe, load_recipe
     from cim.train.run import run_sft
 
-    _train(lambda: run_sft(load_recipe(recipe, overrides, kind=SFTRecipe), out, resume=resume))
+    _train(lambda: run_sft(load_recipe(recipe, overrides, SFTRecipe), out, resume=resume))
 
 
 @shapes_app.command("export")
@@ -275,11 +345,7 @@ def shapes_export(
     """Write a split's scenes as PNGs plus a captions JSONL for `cim score`."""
     from cim.shapes import export_split
 
-    try:
-        path = export_split(split, level, out, size=size, n=n, seed=seed)
-    except ValueError as error:
-        fail(str(error))
-    out_console.print(f"captions: {path}")
+    out_console.print(f"captions: {export_split(split, level, out, size=size, n=n, seed=seed)}")
 
 
 def before_after_table(rows: list[dict]) -> Table:
@@ -301,20 +367,8 @@ def demo(
     from cim.demo import run_demo
 
     _quiet_libraries()
-    bar = Progress(*progress_columns(), console=console)  # shown only while the gallery is being built
-    task = bar.add_task("gallery", total=None, visible=False)
-
-    def build_progress(what: str, done: int, total: int) -> None:
-        bar.start()
-        bar.update(task, description=what, completed=done, total=total, visible=True)
-
-    try:
-        result = run_demo(workdir, overrides, base_overrides, test_scenes,
-                          lambda what: console.print(f"[bold]▶ {what}[/bold]"), build_progress)  # fmt: skip
-    except ValueError as error:  # CIMError and the shapes world's argument errors
-        fail(str(error))
-    finally:
-        bar.stop()
+    with build_progress() as report:
+        result = run_demo(workdir, overrides, base_overrides, test_scenes, lambda what: console.print(f"[bold]▶ {what}[/bold]"), report)
     out_console.print(summary_table(result["levels"]["summaries"]))
     for check in result["levels"]["checks"]:
         out_console.print(check)
@@ -324,18 +378,14 @@ def demo(
 
 
 @app.command("serve")
+@reward_options
 def serve(
-    gallery: Path = typer.Option(..., help="Gallery folder."),
+    gallery: str | None = typer.Option(None, help=GALLERY_HELP),
     host: str = typer.Option("127.0.0.1", help="Address to bind (loopback by default; use a token on anything else)."),
     port: int = typer.Option(3545, help="Port (the release's)."),
-    k: int = typer.Option(3, help="Retrieved items per caption when a request does not say."),
-    max_k: int = typer.Option(16, help="Largest k a request may ask for (422 above)."),
-    beta: float = typer.Option(1.0, help="Weight of QIR in the reward GRC + β·QIR."),
-    mode: str = typer.Option("clean", help="clean: never retrieve the source's own item; official: as the release."),
-    index: str = typer.Option("exact", help="exact, faiss-flat, faiss-ivf, faiss-hnsw or faiss:<factory>."),
-    device: str | None = typer.Option(None, help="cpu, cuda … (default: cuda if available)."),
+    max_k: int = typer.Option(16, help="Largest k a request may ask for (422 above); --k is the default of requests."),
+    device: str | None = typer.Option(None, help=DEVICE_HELP),
     threads: int | None = typer.Option(None, help="Torch threads of the scorer (default: one per core; 1 beside a busy trainer)."),
-    encode_batch: int = typer.Option(16, help="Captions per text-encoder pass, sorted by length (16 is fastest for MiniLM on CPU)."),
     max_batch: int = typer.Option(256, help="Captions per scorer call (1: no micro-batching, the release's pattern)."),
     max_wait_ms: float = typer.Option(5.0, help="How long a request may wait for its batch to fill."),
     max_queue: int = typer.Option(8192, help="Captions waiting before new requests get 503."),
@@ -344,48 +394,23 @@ def serve(
     max_image_bytes: int = typer.Option(8 << 20, help="Bytes of an inline image (413 above)."),
     max_body_bytes: int = typer.Option(64 << 20, help="Bytes of a request body (413 above)."),
     empty_reward: float | None = typer.Option(None, help="Reward of an empty caption on /cim and /v1/openrlhf (default: 422)."),
-    token: str | None = typer.Option(None, envvar="CIM_SERVE_TOKEN", help="Bearer token every request must carry."),
+    token: str | None = typer.Option(None, envvar=TOKEN_ENV, help="Bearer token every request must carry."),
     image_root: Path | None = typer.Option(None, help="Folder that image_path items may name (default: paths refused)."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
+    reward: ScorerOptions = ScorerOptions(),
 ) -> None:
     """Serve the CIM reward over HTTP: /v1/score (batches), /cim (the release's), /v1/openrlhf, /healthz, /metrics."""
-    from cim.errors import CIMError
     from cim.server.app import serve as run_server
     from cim.server.settings import ServeSettings
 
     _quiet_libraries()
-    try:
-        settings = ServeSettings(
-            gallery, host, port, k=k, beta=beta, mode=mode, index=index, device=device, threads=threads,
-            encode_batch=encode_batch, max_k=max_k,
-            empty_reward=empty_reward, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue,
-            max_items=max_items, max_caption_chars=max_caption_chars, max_image_bytes=max_image_bytes,
-            max_body_bytes=max_body_bytes, token=token, image_root=image_root, log_level=log_level,
-        )
-        run_server(settings)
-    except (CIMError, ValueError, ImportError) as error:  # CIMError is a ValueError; so are bad option values
-        fail(str(error))
-
-
-@app.command("report")
-def report(
-    captions: Path = typer.Option(..., help='JSONL of {"id", "caption", "image" or "source_id"} lines.'),
-    gallery: Path = typer.Option(..., help="Gallery folder."),
-    out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write (self-contained, works offline)."),
-    k: int = typer.Option(3, help="Retrieved items per caption."),
-    mode: str = typer.Option("clean", help="clean: never retrieve the source's own item; official: as the release."),
-    limit: int | None = typer.Option(None, help="Only the first N rows of the captions file."),
-    page_size: int = typer.Option(50, help="Cards per page."),
-) -> None:
-    """Score captions and write an HTML report: per-caption cards with the retrieved items, summary charts."""
-    from cim.eval.report import write_report
-
-    _quiet_libraries()
-    try:
-        path = write_report(captions, gallery, out, k=k, mode=mode, page_size=page_size, limit=limit)
-    except (ValueError, ImportError) as error:  # CIMError is a ValueError; so are bad --mode / --k values
-        fail(str(error))
-    out_console.print(f"report: {path}")
+    settings = ServeSettings.parse(dict(
+        gallery=open_gallery(gallery), host=host, port=port, reward=reward, device=device, threads=threads, max_k=max_k,
+        empty_reward=empty_reward, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue,
+        max_items=max_items, max_caption_chars=max_caption_chars, max_image_bytes=max_image_bytes,
+        max_body_bytes=max_body_bytes, token=token, image_root=image_root, log_level=log_level,
+    ))  # fmt: skip
+    run_server(settings)
 
 
 if __name__ == "__main__":

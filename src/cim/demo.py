@@ -4,43 +4,16 @@ captioner, CIM-GRPO, and a before/after evaluation on held-out SHAPES-500 scenes
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cim.gallery.build import BuildConfig, build_gallery
-from cim.gallery.items import shapes_items
-from cim.gallery.manifest import MANIFEST
+from cim.eval.results import Evaluation
+from cim.gallery.named import BuildProgress, resolve_gallery
 from cim.io import write_json
-from cim.paths import default_shapes_gallery
 from cim.reward.score_file import score_file
 from cim.reward.scorer import CIMScorer
-
-LEVELS = ("complete", "no-attributes", "one-object", "wrong")
-DemoProgress = Callable[[str, int, int], None]
-
-
-def ensure_shapes_gallery(count: int, progress: DemoProgress | None = None, pooling: str = "global") -> Path:
-    """Build a shapes gallery once (resuming an interrupted build); reuse it afterwards."""
-    path = default_shapes_gallery(count, pooling)
-    if not (path / MANIFEST).is_file():
-        report = (lambda done, total: progress("building gallery", done, total)) if progress else None
-        source = {"kind": "shapes", "split": "gallery", "count": count}
-        build_gallery(shapes_items(count), path, BuildConfig(pooling=pooling, image_size=128), source, report)
-    return path
-
-
-SHAPES_GALLERY_NAME = re.compile(r"shapes-(\d+)(?:-(\w+))?")
-"""A cached shapes gallery by name: shapes-<count>[-<pooling>], e.g. shapes-20000 or shapes-5000-grid2."""
-
-
-def resolve_gallery(name_or_path: str | Path, progress: DemoProgress | None = None) -> Path:
-    """A gallery folder as given, or the cached shapes gallery a name like "shapes-5000" stands for (built once)."""
-    match = SHAPES_GALLERY_NAME.fullmatch(str(name_or_path))
-    if match and not Path(name_or_path).exists():
-        return ensure_shapes_gallery(int(match[1]), progress, match[2] or "global")
-    return Path(name_or_path)
+from cim.shapes.grammar import LEVELS
 
 
 def ordering_checks(summaries: dict[str, dict[str, Any]]) -> tuple[bool, list[str]]:
@@ -74,11 +47,11 @@ DEMO_METRICS = (
 )  # fmt: skip
 
 
-def before_after(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
+def before_after(evaluation: Evaluation) -> list[dict[str, Any]]:
     """Rows of the demo's table: each metric for the base and the trained captioner, with the paired difference."""
-    (base, trained), comparison = evaluation["files"].values(), next(iter(evaluation["comparisons"].values()))
+    (base, trained), comparison = evaluation.files.values(), evaluation.comparisons[0].metrics
     return [
-        {"metric": m, "base": base[m]["mean"], "cim": trained[m]["mean"]} | {k: comparison[m][k] for k in ("difference", "low", "high")}
+        {"metric": m, "base": base[m].mean, "cim": trained[m].mean} | comparison[m].model_dump(include={"difference", "low", "high"})
         for m in DEMO_METRICS
         if m in base and m in comparison
     ]
@@ -90,7 +63,7 @@ def run_demo(
     base_overrides: Sequence[str] = (),
     test_scenes: int | None = None,
     progress: Callable[[str], None] | None = None,
-    build_progress: DemoProgress | None = None,
+    build_progress: BuildProgress | None = None,
 ) -> dict[str, Any]:
     """The shapes-tiny recipe end to end; `overrides` apply to the GRPO recipe, `base_overrides` to the base's SFT.
 
@@ -120,7 +93,7 @@ def run_demo(
         for name, model in (("base", base), ("cim", trained))
     ]
     evaluation = evaluate(files, scorer, split="test")
-    result = {"levels": levels, "base": str(base), "trained": str(trained), "evaluation": evaluation,
+    result = {"levels": levels, "base": str(base), "trained": str(trained), "evaluation": evaluation.model_dump(mode="json"),
               "table": before_after(evaluation)}  # fmt: skip
     write_json(workdir / "results.json", result)
     return result

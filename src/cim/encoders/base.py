@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from cim.errors import UnknownNameError
+
 POOLINGS = ("global", "grid2", "grid3")
 
 
@@ -80,7 +82,7 @@ def pick_device(device: str | None) -> torch.device:
 def check_pooling(pooling: str) -> str:
     """Validate an image pooling name."""
     if pooling not in POOLINGS:
-        raise ValueError(f"unknown image pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
+        raise UnknownNameError("image pooling", pooling, POOLINGS, sort=False)
     return pooling
 
 

@@ -14,6 +14,7 @@ from torchvision.transforms import functional as TF
 
 from cim.encoders.base import TextEmbedding, TransformImageEncoder, grid_dim, pick_device, pool_patch_tokens
 from cim.encoders.registry import split_spec
+from cim.errors import InputError, OptionError
 
 MODEL_TYPES = ("clip", "siglip")
 
@@ -22,7 +23,7 @@ def resolve_model_path(spec: str, usage: str) -> str:
     """The spec's argument: an existing local folder, or a hub id; a missing local path is an error."""
     _, argument = split_spec(spec)
     if not argument:
-        raise ValueError(f"encoder spec {spec!r} needs a model: {usage!r}")
+        raise OptionError(f"encoder spec {spec!r} needs a model: {usage!r}")
     path = os.path.expanduser(argument)
     if os.path.isdir(path):
         return path
@@ -32,7 +33,7 @@ def resolve_model_path(spec: str, usage: str) -> str:
         or argument.count("/") > 1
         or "\\" in argument
     ):
-        raise FileNotFoundError(f"encoder spec {spec!r}: no model folder at {argument!r}")
+        raise InputError(f"encoder spec {spec!r}: no model folder at {argument!r}")
     return argument  # "org/name" hub id
 
 
@@ -41,7 +42,7 @@ def from_pretrained(cls: Any, spec: str, path: str, **kwargs: Any) -> Any:
     try:
         return cls.from_pretrained(path, **kwargs)
     except OSError as exc:
-        raise OSError(f"encoder spec {spec!r}: cannot load {cls.__name__} from {path!r}: {exc}") from exc
+        raise InputError(f"encoder spec {spec!r}: cannot load {cls.__name__} from {path!r}: {exc}") from exc
 
 
 def _field(size: Any, key: str) -> int | None:
@@ -108,7 +109,7 @@ def _load_model(spec: str, device: torch.device) -> tuple[str, Any]:
     path = resolve_model_path(spec, "hf-clip:<hub id or local folder>")
     model = from_pretrained(AutoModel, spec, path, dtype=torch.float32)
     if model.config.model_type not in MODEL_TYPES:
-        raise ValueError(
+        raise OptionError(
             f"{spec!r} is a {model.config.model_type!r} model; hf-clip supports {', '.join(MODEL_TYPES)}"
         )
     return path, model.eval().to(device)

@@ -13,31 +13,41 @@ from torchvision import transforms as T
 
 from cim.encoders.base import TextEmbedding, TransformImageEncoder, grid_dim, pick_device, pool_feature_map
 from cim.encoders.registry import split_spec
+from cim.errors import InputError, MissingDependencyError, OptionError
 
 USAGE = "openclip:<arch>/<pretrained tag or checkpoint file>"
 GRID_POOLINGS = ("grid2", "grid3")  # ViT image towers only
 
 
+def import_open_clip() -> Any:
+    """The open_clip module, or a clear error saying how to install it."""
+    try:
+        import open_clip
+    except ImportError as error:
+        raise MissingDependencyError("OpenCLIP encoders need open-clip-torch: pip install 'cim[openclip]'") from error
+    return open_clip
+
+
 def parse_spec(spec: str) -> tuple[str, str]:
     """ "openclip:ViT-H-14/laion2b_s32b_b79k" → ("ViT-H-14", "laion2b_s32b_b79k"), checking both parts."""
-    import open_clip
+    open_clip = import_open_clip()
 
     _, argument = split_spec(spec)
     arch, _, pretrained = (argument or "").partition("/")
     if not arch or not pretrained:
-        raise ValueError(f"encoder spec {spec!r} needs an architecture and weights: {USAGE!r}")
+        raise OptionError(f"encoder spec {spec!r} needs an architecture and weights: {USAGE!r}")
     if arch not in open_clip.list_models():
-        raise ValueError(
+        raise OptionError(
             f"encoder spec {spec!r}: unknown OpenCLIP architecture {arch!r}; see open_clip.list_models()"
         )
     looks_like_file = (
         os.sep in pretrained or "/" in pretrained or pretrained.endswith((".pt", ".bin", ".safetensors"))
     )
     if looks_like_file and not os.path.isfile(os.path.expanduser(pretrained)):
-        raise FileNotFoundError(f"encoder spec {spec!r}: no checkpoint file at {pretrained!r}")
+        raise InputError(f"encoder spec {spec!r}: no checkpoint file at {pretrained!r}")
     if not looks_like_file and pretrained not in open_clip.list_pretrained_tags_by_model(arch):
         tags = ", ".join(open_clip.list_pretrained_tags_by_model(arch)) or "none; pass a checkpoint file"
-        raise ValueError(
+        raise OptionError(
             f"encoder spec {spec!r}: unknown pretrained tag {pretrained!r} for {arch}; valid: {tags}"
         )
     return arch, os.path.expanduser(pretrained) if looks_like_file else pretrained
@@ -45,7 +55,7 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 def _create(spec: str, device: torch.device, image_size: int | None = None) -> tuple[str, Any, Any, int]:
     """(arch, model in eval mode, validation transform, embedding width)."""
-    import open_clip
+    open_clip = import_open_clip()
 
     arch, pretrained = parse_spec(spec)
     try:
@@ -62,7 +72,7 @@ class OpenClipTextEncoder:
     """OpenCLIP text tower: encode_text, L2-normalised, with truncation counting."""
 
     def __init__(self, spec: str, device: str | None = None) -> None:
-        import open_clip
+        open_clip = import_open_clip()
 
         self.spec = spec
         self.device = pick_device(device)
@@ -109,7 +119,7 @@ class OpenClipImageEncoder(TransformImageEncoder):
         _, self.model, self.transform, width = _create(spec, self.device, image_size)
         visual = self.model.visual
         if self.pooling != "global" and not isinstance(visual, VisionTransformer):
-            raise ValueError(
+            raise OptionError(
                 f"encoder spec {spec!r}: pooling {pooling!r} needs a ViT image tower; "
                 f"{type(visual).__name__} supports only 'global' (grid: {', '.join(GRID_POOLINGS)})"
             )

@@ -10,6 +10,7 @@ import torch
 
 from cim.encoders.base import TextEmbedding, pick_device
 from cim.encoders.registry import split_spec
+from cim.errors import OptionError
 
 
 def bundled_minilm_path() -> str:
@@ -61,5 +62,5 @@ def load_text(spec: str, device: str | None = None) -> SBertTextEncoder:
     if name == "minilm":
         return SBertTextEncoder(spec, bundled_minilm_path(), device)
     if not argument:
-        raise ValueError(f"text encoder spec {spec!r} needs a model: 'sbert:<hub id or local folder>'")
+        raise OptionError(f"text encoder spec {spec!r} needs a model: 'sbert:<hub id or local folder>'")
     return SBertTextEncoder(spec, argument, device)

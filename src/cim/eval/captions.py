@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cim.errors import InputError
+from cim.errors import CIMError, InputError
 from cim.gallery.store import Gallery
 from cim.io import iter_jsonl
 from cim.reward.caption_rows import CaptionRow, parse_caption_row
@@ -29,7 +29,7 @@ def read_eval_captions(path: Path, gallery: Gallery, split: str | None = None) -
         if split is not None:
             try:
                 scene_split = scene_from_id(row.id).id.split("-")[1]
-            except ValueError as error:
+            except CIMError as error:
                 raise InputError(f"id {row.id!r} is not a shapes scene id ({error})", source=str(path), line=line) from None
             if scene_split != split:
                 raise InputError(f"id {row.id!r} is from split {scene_split!r}, expected {split!r}", source=str(path), line=line)
@@ -46,6 +46,6 @@ def shapes_ids(rows: list[CaptionRow]) -> bool:
     try:
         for row in rows:
             scene_from_id(row.id)
-    except ValueError:
+    except CIMError:
         return False
     return True

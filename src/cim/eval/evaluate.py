@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -13,6 +11,7 @@ from cim.errors import InputError
 from cim.eval.bootstrap import bootstrap_interval, paired_bootstrap
 from cim.eval.captions import read_eval_captions, shapes_ids
 from cim.eval.capture import capture_scores, capture_unavailable_reason, read_references
+from cim.eval.results import Comparison, Difference, Evaluation, Interval
 from cim.eval.text_stats import repetition_rate, words
 from cim.index.rank import rank_of_rows
 from cim.reward.caption_rows import CaptionRow
@@ -52,26 +51,31 @@ def caption_metrics(scorer: CIMScorer, rows: Sequence[CaptionRow], batch_size: i
 
 def shapes_metrics(rows: Sequence[CaptionRow]) -> dict[str, list[float]]:
     """Exact fact precision / recall / F1 and relation-QA accuracy against each scene graph."""
-    from cim.shapes import fact_scores, read_facts, relation_qa, scene_facts, scene_from_id
+    from cim.shapes import caption_scores, scene_from_id
 
-    columns: dict[str, list[float]] = {name: [] for name in FACT_METRICS}
-    for row in rows:
-        scene = scene_from_id(row.id)
-        facts = read_facts(row.caption)
-        scores = fact_scores(facts, scene_facts(scene))
-        for name in FACT_METRICS[:-1]:
-            columns[name].append(scores[name])
-        columns["relation_qa"].append(relation_qa(scene, facts)["accuracy"])
-    return columns
+    scores = [caption_scores(row.caption, scene_from_id(row.id)) for row in rows]
+    return {name: [score[name] for score in scores] for name in FACT_METRICS}
 
 
-def _summary(columns: dict[str, np.ndarray], resamples: int) -> dict[str, dict[str, float]]:
+def _summary(columns: dict[str, np.ndarray], resamples: int) -> dict[str, Interval]:
     out = {}
     for name, values in columns.items():
         present = values[~np.isnan(values)]
         if len(present):
             interval = bootstrap_interval(present, resamples)
-            out[name] = {"mean": interval.mean, "low": interval.low, "high": interval.high, "n": int(len(present))}
+            out[name] = Interval(mean=interval.mean, low=interval.low, high=interval.high, n=len(present))
+    return out
+
+
+def _compare(baseline: dict[str, np.ndarray], candidate: dict[str, np.ndarray], resamples: int) -> dict[str, Difference]:
+    out = {}
+    for name, values in candidate.items():
+        base = baseline[name]
+        keep = ~(np.isnan(values) | np.isnan(base))
+        if keep.any():
+            test = paired_bootstrap(base[keep], values[keep], resamples)
+            out[name] = Difference(difference=test.difference, low=test.low, high=test.high, p_value=test.p_value,
+                                   significant=test.significant)  # fmt: skip
     return out
 
 
@@ -81,11 +85,11 @@ def evaluate(
     split: str | None = None,
     resamples: int = 2000,
     references: Path | None = None,
-) -> dict[str, Any]:
+) -> Evaluation:
     """Metrics of each caption file; files after the first are compared with it item by item (paired bootstrap).
 
     With `references`, CAPTURE is added where capture-metric can run offline; otherwise
-    result["capture_skipped"] says why.
+    `capture_skipped` says why.
     """
     files = [Path(path) for path in captions]
     rows = [read_eval_captions(path, scorer.gallery, split) for path in files]
@@ -104,43 +108,35 @@ def evaluate(
             capture = capture_scores({row.id: row.caption for row in file_rows}, reference_texts)
             metrics["capture"] = np.array([capture[i] for i in file_ids])
         columns.append({name: values[order] for name, values in metrics.items()})
-    options = asdict(scorer.options) | {"gallery": str(scorer.gallery.path), "resamples": resamples}
-    result: dict[str, Any] = {"options": options, "files": {}, "comparisons": {}}
-    if skipped is not None:
-        result["capture_skipped"] = skipped
-    for path, file_columns in zip(files, columns):
-        result["files"][str(path)] = _summary(file_columns, resamples)
-    for path, file_columns in zip(files[1:], columns[1:]):
-        comparison = {}
-        for name, values in file_columns.items():
-            base = columns[0][name]
-            keep = ~(np.isnan(values) | np.isnan(base))
-            if keep.any():
-                test = paired_bootstrap(base[keep], values[keep], resamples)
-                comparison[name] = {"difference": test.difference, "low": test.low, "high": test.high,
-                                    "p_value": test.p_value, "significant": test.significant}
-        result["comparisons"][f"{path} − {files[0]}"] = comparison
-    return result
+    return Evaluation(
+        reward=scorer.options, gallery=str(scorer.gallery.path), resamples=resamples, capture_skipped=skipped,
+        files={str(path): _summary(file_columns, resamples) for path, file_columns in zip(files, columns)},
+        comparisons=[
+            Comparison(baseline=str(files[0]), candidate=str(path), metrics=_compare(columns[0], file_columns, resamples))
+            for path, file_columns in zip(files[1:], columns[1:])
+        ],
+    )  # fmt: skip
 
 
-def to_markdown(result: dict[str, Any]) -> str:
+def to_markdown(result: Evaluation) -> str:
     """Side-by-side table of means with 95% intervals, then the paired differences."""
-    files = list(result["files"])
-    metrics = [m for m in (*CIM_METRICS, "self_rank", *TEXT_METRICS, *FACT_METRICS, "capture") if any(m in result["files"][f] for f in files)]
+    files = list(result.files)
+    metrics = [m for m in (*CIM_METRICS, "self_rank", *TEXT_METRICS, *FACT_METRICS, "capture") if any(m in result.files[f] for f in files)]
     lines = ["| metric | " + " | ".join(Path(f).parent.name + "/" + Path(f).name for f in files) + " |",
              "|---|" + "---|" * len(files)]
     for metric in metrics:
         cells = []
         for f in files:
-            s = result["files"][f].get(metric)
-            cells.append(f"{s['mean']:.4f} [{s['low']:.4f}, {s['high']:.4f}]" if s else "–")
+            s = result.files[f].get(metric)
+            cells.append(f"{s.mean:.4f} [{s.low:.4f}, {s.high:.4f}]" if s else "–")
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
-    for name, comparison in result["comparisons"].items():
-        lines += ["", f"**{name}** (paired bootstrap, 95% interval, two-sided p)", "", "| metric | difference | interval | p | significant |", "|---|---|---|---|---|"]
+    for comparison in result.comparisons:
+        lines += ["", f"**{comparison.candidate} − {comparison.baseline}** (paired bootstrap, 95% interval, two-sided p)", "",
+                  "| metric | difference | interval | p | significant |", "|---|---|---|---|---|"]  # fmt: skip
         for metric in metrics:
-            if metric in comparison:
-                c = comparison[metric]
-                lines.append(f"| {metric} | {c['difference']:+.4f} | [{c['low']:+.4f}, {c['high']:+.4f}] | {c['p_value']:.4f} | {'yes' if c['significant'] else 'no'} |")
-    if "capture_skipped" in result:
-        lines += ["", f"CAPTURE skipped: {result['capture_skipped']}"]
+            if metric in comparison.metrics:
+                c = comparison.metrics[metric]
+                lines.append(f"| {metric} | {c.difference:+.4f} | [{c.low:+.4f}, {c.high:+.4f}] | {c.p_value:.4f} | {'yes' if c.significant else 'no'} |")
+    if result.capture_skipped is not None:
+        lines += ["", f"CAPTURE skipped: {result.capture_skipped}"]
     return "\n".join(lines) + "\n"

@@ -19,7 +19,8 @@ from cim.gallery.items import SHAPES_PREFIX
 from cim.gallery.store import Gallery
 from cim.io import atomic_write, iter_jsonl
 from cim.reward.caption_rows import CaptionRow, parse_caption_row
-from cim.reward.scorer import CaptionScore, CIMScorer
+from cim.reward.scorer import CIMScorer
+from cim.wire import CaptionScore
 
 BATCH_ROWS = 64
 
@@ -35,7 +36,7 @@ def _shapes_scene_id(value: Any) -> str | None:
         if isinstance(candidate, str):
             try:
                 scene_from_id(candidate)
-            except ValueError:
+            except CIMError:
                 continue
             return candidate
     return None
@@ -43,15 +44,12 @@ def _shapes_scene_id(value: Any) -> str | None:
 
 def _facts(caption: str, scene_id: str) -> dict[str, Any]:
     """Fact diff of a caption against its scene graph, plus the pooled fact F1."""
-    from cim.shapes import fact_scores, read_facts, scene_facts, scene_from_id
+    from cim.shapes import caption_scores, read_facts, scene_facts, scene_from_id
     from cim.shapes.metrics import fact_diff
 
-    predicted, truth = read_facts(caption), scene_facts(scene_from_id(scene_id))
-    return {
-        "scene": scene_id,
-        "f1": round(fact_scores(predicted, truth)["all_f1"], 4),
-        **fact_diff(predicted, truth),
-    }
+    scene = scene_from_id(scene_id)
+    f1 = caption_scores(caption, scene)["all_f1"]
+    return {"scene": scene_id, "f1": round(f1, 4), **fact_diff(read_facts(caption), scene_facts(scene))}
 
 
 class _Collector:
@@ -158,19 +156,15 @@ def _summary(cards: list[dict[str, Any]], k: int, mode: str) -> dict[str, Any]:
 
 def write_report(
     captions: Path,
-    gallery: Path | Gallery,
+    scorer: CIMScorer,
     out: Path,
-    k: int = 3,
-    mode: str = "clean",
     page_size: int = 50,
     limit: int | None = None,
     thumb_size: int = 96,
-    scorer: CIMScorer | None = None,
 ) -> Path:
-    """Score `captions` against `gallery` and write one self-contained HTML report to `out`.
+    """Score `captions` with `scorer` (its gallery and options) and write one self-contained HTML report to `out`.
 
-    Bad rows (malformed JSON, unknown source ids, unreadable images) become error cards. Pass a
-    ready `scorer` to reuse its loaded encoders (its gallery, k and mode then apply). Returns `out`.
+    Bad rows (malformed JSON, unknown source ids, unreadable images) become error cards. Returns `out`.
     """
     captions, out = Path(captions), Path(out)
     if not captions.is_file():
@@ -180,8 +174,6 @@ def write_report(
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise InputError(f"limit must be a non-negative integer, got {limit!r}")
-    if scorer is None:
-        scorer = CIMScorer(gallery, k=k, mode=mode)  # type: ignore[arg-type]
     k, mode = scorer.options.k, scorer.options.mode
     images = ImageTable(thumb_size)
     collector = _Collector(scorer.gallery, images)

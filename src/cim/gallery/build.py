@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from cim.encoders.base import ImageEncoder, TextEncoder
+from cim.encoders.base import ImageEncoder, TextEncoder, check_pooling
 from cim.encoders.registry import (
     DEFAULT_IMAGE_ENCODER,
     DEFAULT_TEXT_ENCODER,
     load_image_encoder,
     load_text_encoder,
 )
-from cim.errors import InputError
+from cim.errors import InputError, OptionError, check_positive
 from cim.gallery.items import GalleryItem, open_image
 from cim.gallery.manifest import MANIFEST, GalleryManifest
 from cim.gallery.store import write_gallery
@@ -53,8 +53,11 @@ class BuildConfig:
     num_workers: int = 1
 
     def __post_init__(self) -> None:
-        if min(self.chunk_size, self.image_batch_size, self.text_batch_size) < 1:
-            raise ValueError("chunk_size, image_batch_size and text_batch_size must be positive")
+        for name in ("chunk_size", "image_batch_size", "text_batch_size"):
+            check_positive(name, getattr(self, name))
+        if self.num_workers < 0:
+            raise OptionError(f"num_workers must be 0 or more, got {self.num_workers!r}")
+        check_pooling(self.pooling)
 
 
 class _ImageDataset(Dataset):

@@ -72,9 +72,13 @@ def import_release(
     out: Path,
     text_encoder: str = RELEASE_TEXT_ENCODER,
     image_encoder: str = RELEASE_IMAGE_ENCODER,
-    image_size: int | None = None,
+    image_size: int = 224,
+    text_max_tokens: int = 384,
 ) -> GalleryManifest:
-    """Write a gallery from the release's files; ids are gallery rows ("0", "1", ...) as the release indexes them."""
+    """Write a gallery from the release's files; ids are gallery rows ("0", "1", ...) as the release indexes them.
+
+    The manifest records the encoders' identities (defaults: the release's mpnet, 384 tokens, and ViT-H-14 at
+    224 px), so scoring with other encoders is refused."""
     text, image, caption_list = load_tensor_file(text_emb), load_tensor_file(image_emb), read_caption_list(captions)
     if not (len(text) == len(image) == len(caption_list)):
         raise InputError(
@@ -89,7 +93,7 @@ def import_release(
         [""] * len(text),
         _normalised(text, str(text_emb)),
         _normalised(image, str(image_emb)),
-        {"spec": text_encoder, "dim": int(text.shape[1]), "normalised": True},
+        {"spec": text_encoder, "dim": int(text.shape[1]), "max_tokens": text_max_tokens, "normalised": True},
         {"spec": image_encoder, "dim": int(image.shape[1]), "pooling": "global", "image_size": image_size, "normalised": True},
         source,
     )

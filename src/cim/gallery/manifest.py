@@ -6,11 +6,13 @@ import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cim.errors import EncoderMismatchError
+from cim import __version__
+from cim.errors import EncoderMismatchError, InputError
+from cim.options import explain
 
 FORMAT = "cim-gallery"
 FORMAT_VERSION = 1
@@ -19,8 +21,36 @@ ITEMS = "items.parquet"
 TEXT_EMB = "text_emb.npy"
 IMAGE_EMB = "image_emb.npy"
 DATA_FILES = (ITEMS, TEXT_EMB, IMAGE_EMB)
-# Keys of an encoder description that must agree for two encoders to be interchangeable.
-ENCODER_KEYS = ("spec", "dim", "pooling", "image_size", "max_tokens")
+
+
+class EncoderInfo(BaseModel):
+    """An encoder's manifest entry: the identity keys every entry must have, plus free-form details
+    (preprocessing, what the features are). Two encoders are interchangeable when their identities agree."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    IDENTITY: ClassVar[tuple[str, ...]] = ("spec", "dim")
+
+    spec: str
+    dim: int = Field(ge=1)
+    normalised: bool = True
+
+    def identity(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self.IDENTITY}
+
+
+class TextEncoderInfo(EncoderInfo):
+    """A text encoder: its spec, width and token limit (captions longer than max_tokens are truncated)."""
+
+    IDENTITY: ClassVar[tuple[str, ...]] = ("spec", "dim", "max_tokens")
+    max_tokens: int = Field(ge=1)
+
+
+class ImageEncoderInfo(EncoderInfo):
+    """An image encoder: its spec, width, pooling and input size."""
+
+    IDENTITY: ClassVar[tuple[str, ...]] = ("spec", "dim", "pooling", "image_size")
+    pooling: str
+    image_size: int = Field(ge=1)
 
 
 class GalleryManifest(BaseModel):
@@ -33,17 +63,24 @@ class GalleryManifest(BaseModel):
     count: int = Field(ge=1)
     dtype: Literal["float16"] = "float16"
     normalised: bool = True
-    text_encoder: dict[str, Any]
-    image_encoder: dict[str, Any]
+    text_encoder: TextEncoderInfo
+    image_encoder: ImageEncoderInfo
     source: dict[str, Any] = Field(default_factory=dict)
     sha256: dict[str, str]
     content_hash: str
     created: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    cim_version: str = "0.1.0"
+    cim_version: str = __version__
 
     @classmethod
     def read(cls, folder: Path) -> GalleryManifest:
-        return cls.model_validate(json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8")))
+        """The manifest of a gallery folder; a missing or malformed key is an error naming it."""
+        path = Path(folder) / MANIFEST
+        try:
+            return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as error:
+            raise InputError(f"not valid JSON: {error}", source=str(path)) from None
+        except ValidationError as error:
+            raise InputError(f"{explain(error, cls, 'manifest key')} (rebuild the gallery with this version of cim)", source=str(path)) from None
 
 
 def file_sha256(path: Path, block: int = 1 << 22) -> str:
@@ -61,12 +98,9 @@ def content_hash(file_hashes: dict[str, str]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def check_encoder(role: str, expected: dict[str, Any], actual: dict[str, Any]) -> None:
-    """Raise if an encoder differs from the one a gallery was built with (on the keys the manifest records)."""
-    diffs = [
-        f"{key}: gallery {expected[key]!r} vs given {actual.get(key)!r}"
-        for key in ENCODER_KEYS
-        if expected.get(key) is not None and expected[key] != actual.get(key)
-    ]
+def check_encoder(role: str, expected: EncoderInfo, actual: dict[str, Any]) -> None:
+    """Raise if an encoder differs from the one a gallery was built with, on every identity key."""
+    given = type(expected).model_validate(actual).identity()
+    diffs = [f"{key}: gallery {value!r} vs given {given[key]!r}" for key, value in expected.identity().items() if given[key] != value]
     if diffs:
         raise EncoderMismatchError(f"{role} encoder does not match the gallery's manifest ({'; '.join(diffs)})")

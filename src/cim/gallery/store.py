@@ -60,8 +60,8 @@ class Gallery:
         text_emb = np.load(path / TEXT_EMB, mmap_mode="r")
         image_emb = np.load(path / IMAGE_EMB, mmap_mode="r")
         expected_shapes = {
-            TEXT_EMB: (manifest.count, manifest.text_encoder["dim"]),
-            IMAGE_EMB: (manifest.count, manifest.image_encoder["dim"]),
+            TEXT_EMB: (manifest.count, manifest.text_encoder.dim),
+            IMAGE_EMB: (manifest.count, manifest.image_encoder.dim),
         }
         for name, array in ((TEXT_EMB, text_emb), (IMAGE_EMB, image_emb)):
             if array.shape != expected_shapes[name]:
@@ -127,5 +127,5 @@ def write_gallery(
         sha256=hashes,
         content_hash=content_hash(hashes),
     )
-    write_json(out / MANIFEST, manifest.model_dump())
+    write_json(out / MANIFEST, manifest.model_dump(mode="json"))
     return manifest

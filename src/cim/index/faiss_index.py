@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cim.errors import MissingDependencyError
 from cim.index.base import as_float32, no_exclusions
 from cim.index.topk import order_by_score_then_row
 
@@ -15,7 +16,7 @@ def _faiss():
     try:
         import faiss
     except ImportError as error:
-        raise ImportError("the FAISS backend needs faiss-cpu: pip install 'cim[faiss]'") from error
+        raise MissingDependencyError("the FAISS backend needs faiss-cpu: pip install 'cim[faiss]'") from error
     return faiss
 
 

@@ -5,14 +5,24 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from cim.errors import UnknownNameError
-from cim.index.base import SearchIndex
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from cim.index.base import SearchIndex
 
 ALIASES = {"faiss-flat": "Flat", "faiss-hnsw": "HNSW32"}
 NAMES = ["exact", "faiss:<factory>", "faiss-flat", "faiss-ivf", "faiss-hnsw"]
+
+
+def check_index_name(name: str) -> str:
+    """Return `name` if it names a search backend, else raise UnknownNameError listing them."""
+    if name in ("exact", "faiss-ivf") or name in ALIASES or (name.startswith("faiss:") and len(name) > len("faiss:")):
+        return name
+    raise UnknownNameError("search backend", name, NAMES)
 
 
 def faiss_factory(name: str, size: int) -> str | None:
@@ -24,9 +34,7 @@ def faiss_factory(name: str, size: int) -> str | None:
     if name == "faiss-ivf":
         nlist = max(1, int(4 * math.sqrt(size)))  # the usual 4·√N lists
         return f"IVF{nlist},Flat"
-    if name.startswith("faiss:") and len(name) > len("faiss:"):
-        return name.removeprefix("faiss:")
-    raise UnknownNameError("search backend", name, NAMES)
+    return check_index_name(name).removeprefix("faiss:")
 
 
 def make_index(

@@ -25,11 +25,11 @@ import httpx
 from PIL import Image
 
 from cim.errors import CIMError, InputError
-from cim.server.schemas import ScoreResponse, ScoreResult
+from cim.wire import TOKEN_ENV, CaptionScore
+from cim.wire.schemas import ScoreResponse
 
 DEFAULT_URL = "http://127.0.0.1:3545"
 URL_ENV = "CIM_SERVER_URL"
-TOKEN_ENV = "CIM_SERVE_TOKEN"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 # A gallery id, a gallery row, an image file's bytes, a PIL image, or a path under the server's --image-root.
@@ -153,7 +153,7 @@ class RewardClient:
                 return _payload(outcome)
         raise attempts.error()
 
-    def score(self, captions: Sequence[str], sources: Sequence[ClientSource], k: int | None = None) -> list[ScoreResult]:
+    def score(self, captions: Sequence[str], sources: Sequence[ClientSource], k: int | None = None) -> list[CaptionScore]:
         """Score captions against their sources, `batch_size` per request, in order."""
         bodies = self._bodies(captions, sources, k)
         return [result for body in bodies for result in ScoreResponse.model_validate(self._request("POST", "/v1/score", body)).results]
@@ -197,7 +197,7 @@ class RewardClient:
                 return _payload(outcome)
         raise attempts.error()
 
-    async def ascore(self, captions: Sequence[str], sources: Sequence[ClientSource], k: int | None = None) -> list[ScoreResult]:
+    async def ascore(self, captions: Sequence[str], sources: Sequence[ClientSource], k: int | None = None) -> list[CaptionScore]:
         """`score` from async code; the requests of one call run concurrently."""
         bodies = self._bodies(captions, sources, k)
         answers = await asyncio.gather(*(self._arequest("POST", "/v1/score", body) for body in bodies))

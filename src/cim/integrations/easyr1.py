@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from cim.errors import InputError
-from cim.integrations.backend import rollout_rewards, source_of
+from cim.integrations.backend import rollout_rewards
+from cim.wire.payloads import source_of
 
 
 def compute_score(reward_inputs: list[dict[str, Any]], **options: Any) -> list[dict[str, float]]:

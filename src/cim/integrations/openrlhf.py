@@ -11,53 +11,10 @@ dataset's label column (`--label_key`) holds the image's gallery id. Either
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from cim.errors import InputError
-from cim.integrations.backend import backend_for, components, score_texts, source_of
-from cim.server.schemas import ScoreResult
-
-# End-of-turn and padding tokens that trail a response decoded with special tokens.
-END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "</s>", "<eos>", "<pad>")
-
-
-def response_text(query: str, prompt: str | None, i: int) -> str:
-    """The response in a query: the text after its prompt, without trailing end and padding tokens."""
-    text = query
-    if prompt is not None:
-        if query.startswith(prompt):
-            text = query[len(prompt) :]
-        elif query.lstrip().startswith(prompt.strip()):
-            text = query.lstrip()[len(prompt.strip()) :]
-        else:
-            raise InputError(f"query {i} does not start with its prompt; cannot tell the response apart")
-    text = text.rstrip()
-    while marker := next((m for m in END_MARKERS if text.endswith(m)), None):
-        text = text[: -len(marker)].rstrip()
-    return text.strip()
-
-
-def split_queries(
-    queries: Sequence[str], prompts: Sequence[str] | None, labels: Sequence[Any] | None
-) -> tuple[list[str], list[str | int]]:
-    """Captions and gallery sources of a batch in OpenRLHF's shape."""
-    if labels is None:
-        raise InputError("OpenRLHF must send labels: pass --label_key with a column of gallery ids")
-    for name, values in (("prompts", prompts), ("labels", labels)):
-        if values is not None and len(values) != len(queries):
-            raise InputError(f"{len(queries)} queries but {len(values)} {name}")
-    captions = [response_text(q, None if prompts is None else prompts[i], i) for i, q in enumerate(queries)]
-    sources = [source_of(label, f"query {i}", "label") for i, label in enumerate(labels)]
-    return captions, sources
-
-
-def reward_payload(results: Sequence[ScoreResult | None], empty_reward: float) -> dict[str, Any]:
-    """OpenRLHF's answer as lists: rewards, scores (the same) and the components as extra logs."""
-    rows = [components(result, empty_reward, "reward") for result in results]
-    rewards = [row["reward"] for row in rows]
-    logs = {f"cim_{name}": [row[name] for row in rows] for name in ("qir", "grc", "truncated")}
-    return {"rewards": rewards, "scores": rewards, "extra_logs": logs}
+from cim.integrations.backend import backend_for, score_texts
+from cim.wire.payloads import reward_payload, split_queries
 
 
 def reward_func(queries: list[str], prompts: list[str], labels: list[Any], **_: Any) -> dict[str, Any]:

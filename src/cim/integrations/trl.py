@@ -23,8 +23,10 @@ from PIL import Image
 
 from cim.errors import InputError
 from cim.eval.text_stats import repetition_rate
-from cim.reward.scorer import CaptionScore, CIMScorer
+from cim.reward.empty import score_nonempty
+from cim.reward.scorer import CIMScorer
 from cim.reward.sources import Source, source_key
+from cim.wire import CaptionScore
 
 COMPONENTS: tuple[str, ...] = ("grc", "qir")
 SOURCE_COLUMNS: tuple[str, ...] = ("source_id", "source_image", "image", "images")
@@ -127,11 +129,8 @@ class SharedCIMScores:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        keep = [i for i, c in enumerate(captions) if c]
-        scored = self.scorer.score([captions[i] for i in keep], [sources[i] for i in keep])
-        result: list[CaptionScore | None] = [None] * len(captions)
-        for i, score in zip(keep, scored):
-            result[i] = score
+        result = score_nonempty(captions, lambda rows: self.scorer.score([captions[i] for i in rows], [sources[i] for i in rows]))
+        scored = [score for score in result if score is not None]
         self.calls += 1
         self._cache[key] = result
         while len(self._cache) > self.capacity:
@@ -140,7 +139,7 @@ class SharedCIMScores:
         if callable(log_metric) and scored:
             log_metric("cim/reward", sum(s.reward for s in scored) / len(scored))
             log_metric("cim/truncated_frac", sum(s.truncated for s in scored) / len(scored))
-            log_metric("cim/empty_frac", 1.0 - len(keep) / len(captions))
+            log_metric("cim/empty_frac", 1.0 - len(scored) / len(captions))
             log_metric("cim/repetition", sum(repetition_rate(c) for c in captions) / len(captions))
         return result
 

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from cim.errors import InputError
-from cim.integrations.backend import rollout_rewards, source_of
+from cim.integrations.backend import rollout_rewards
+from cim.wire.payloads import source_of
 
 ID_KEYS = ("image_id", "index")
 

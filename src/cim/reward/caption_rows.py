@@ -21,11 +21,18 @@ class CaptionRow:
     source_id: str | None  # the gallery id when the source is in the gallery
 
 
+def valid_id(value: Any) -> bool:
+    """Whether a row id can be echoed back: a string or an integer (absent is allowed too)."""
+    return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
 def parse_caption_row(path: Path, line: int, value: dict[str, Any] | InputError, gallery: Gallery) -> CaptionRow:
     """A scorable row, or raise the InputError (naming file and line) that its record should carry."""
     if isinstance(value, InputError):
         raise value
     where = {"source": str(path), "line": line}
+    if not valid_id(value.get("id")):
+        raise InputError(f"field 'id' must be a string or an integer, got {value['id']!r}", **where)
     caption = value.get("caption")
     if not isinstance(caption, str) or not caption.strip():
         raise InputError("field 'caption' must be a non-empty string", **where)

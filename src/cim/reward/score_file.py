@@ -7,15 +7,17 @@ as each batch finishes, so a crash loses at most one batch, and `resume` skips l
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from cim.errors import InputError
 from cim.io import iter_jsonl
-from cim.reward.caption_rows import CaptionRow, parse_caption_row
+from cim.reward.caption_rows import CaptionRow, parse_caption_row, valid_id
 from cim.reward.scorer import CIMScorer
 
 
@@ -38,6 +40,14 @@ def _batches(rows: Iterator[CaptionRow | dict[str, Any]], size: int) -> Iterator
         yield batch
 
 
+def check_output_path(captions: Path, out: Path) -> None:
+    """Refuse an output path that is the input file (through links too): writing it would destroy the input."""
+    captions, out = Path(captions), Path(out)
+    same = os.path.samefile(captions, out) if captions.exists() and out.exists() else captions.resolve() == out.resolve()
+    if same:
+        raise InputError("--out is the captions file itself; choose another output path", source=str(out))
+
+
 def score_file(
     scorer: CIMScorer,
     captions: str | Path,
@@ -50,6 +60,7 @@ def score_file(
     captions, out = Path(captions), Path(out)
     if not captions.is_file():
         raise InputError("captions file not found", source=str(captions))
+    check_output_path(captions, out)
     done = _done_lines(out) if resume and out.is_file() else set()
 
     def rows() -> Iterator[CaptionRow | dict[str, Any]]:
@@ -60,20 +71,27 @@ def score_file(
                 yield parse_caption_row(captions, line, value, scorer.gallery)
             except InputError as error:
                 row_id = value.get("id") if isinstance(value, dict) else None
-                yield {"id": row_id, "line": line, "error": str(error)}
+                yield {"id": row_id if valid_id(row_id) else None, "line": line, "error": str(error)}
 
+    batches = _batches(rows(), batch_rows)
+    first = next(batches, None)  # the output is opened (and truncated) only once the input has been read this far
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a" if resume else "w", encoding="utf-8") as stream:
-        for batch in _batches(rows(), batch_rows):
-            good = [row for row in batch if isinstance(row, CaptionRow)]
-            scores = iter(scorer.score([r.caption for r in good], [r.source for r in good]))
-            for row in batch:
-                record = {"id": row.id, "line": row.line, **next(scores).to_dict()} if isinstance(row, CaptionRow) else row
-                stream.write(json.dumps(record) + "\n")
-            stream.flush()
+        for batch in itertools.chain([first] if first is not None else [], batches):
+            _write_batch(scorer, batch, stream)
             if progress:
                 progress(len(batch))
     return summarise(out)
+
+
+def _write_batch(scorer: CIMScorer, batch: list[CaptionRow | dict[str, Any]], stream: Any) -> None:
+    """Score a batch's good rows in one call and write every row's record (always valid JSON)."""
+    good = [row for row in batch if isinstance(row, CaptionRow)]
+    scores = iter(scorer.score([r.caption for r in good], [r.source for r in good]))
+    for row in batch:
+        record = {"id": row.id, "line": row.line, **next(scores).model_dump()} if isinstance(row, CaptionRow) else row
+        stream.write(json.dumps(record, allow_nan=False) + "\n")
+    stream.flush()
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:

@@ -6,12 +6,9 @@ Per batch: one text-encoder pass, one search, one gather of retrieved image embe
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -25,53 +22,9 @@ from cim.gallery.manifest import check_encoder
 from cim.gallery.store import Gallery
 from cim.index.registry import make_index
 from cim.reward.formulas import cim_reward, grc, image_similarities, qir
+from cim.reward.options import ScorerOptions
 from cim.reward.sources import Source, SourceEmbeddingCache
-
-MODES = ("clean", "official")
-DEFAULT_ENCODE_BATCH = 16
-"""Captions per text-encoder pass. A call's captions are sorted by length and padded per pass: on 2 CPU
-cores MiniLM took 18 ms/caption in passes of 64 mixed-length captions and 9 ms in passes of 16."""
-RETRIEVALS = ("text", "image")
-
-
-@dataclass(frozen=True)
-class ScorerOptions:
-    """Reward options; validated on creation."""
-
-    k: int = 3
-    beta: float = 1.0
-    mode: Literal["clean", "official"] = "clean"
-    retrieval: Literal["text", "image"] = "text"
-    index: str = "exact"
-    center_images: bool = False
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"unknown mode {self.mode!r}; valid: {', '.join(MODES)}")
-        if self.retrieval not in RETRIEVALS:
-            raise ValueError(f"unknown retrieval {self.retrieval!r}; valid: {', '.join(RETRIEVALS)}")
-        if not isinstance(self.k, int) or self.k < 1:
-            raise ValueError(f"k must be a positive integer, got {self.k!r}")
-
-
-@dataclass
-class CaptionScore:
-    """The reward of one caption and what it retrieved."""
-
-    reward: float
-    qir: float
-    grc: float
-    retrieved_ids: list[str]
-    text_sims: list[float]
-    image_sims: list[float]
-    n_tokens: int
-    truncated: bool
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.update(data.pop("extra"))
-        return data
+from cim.wire import CaptionScore
 
 
 class CIMScorer:
@@ -85,34 +38,30 @@ class CIMScorer:
     def __init__(
         self,
         gallery: Gallery | str | Path,
-        k: int = 3,
-        beta: float = 1.0,
-        mode: Literal["clean", "official"] = "clean",
-        retrieval: Literal["text", "image"] = "text",
-        index: str = "exact",
-        center_images: bool = False,
+        options: ScorerOptions | None = None,
+        *,
         text_encoder: TextEncoder | None = None,
         image_encoder: ImageEncoder | None = None,
         device: str | None = None,
-        batch_size: int = DEFAULT_ENCODE_BATCH,
     ) -> None:
         self.gallery = gallery if isinstance(gallery, Gallery) else Gallery.load(gallery)
-        self.options = ScorerOptions(k, beta, mode, retrieval, index, center_images)
-        self._check_k(k)
+        self.options = options or ScorerOptions()
+        self._check_k(self.options.k)
         manifest = self.gallery.manifest
         if text_encoder is None:
-            text_encoder = load_text_encoder(manifest.text_encoder["spec"], device=device)
+            text_encoder = load_text_encoder(manifest.text_encoder.spec, device=device)
         check_encoder("text", manifest.text_encoder, text_encoder.describe())
         if image_encoder is not None:
             check_encoder("image", manifest.image_encoder, image_encoder.describe())
         self.text_encoder = text_encoder
-        self.batch_size = batch_size
         self.sources = SourceEmbeddingCache(lambda: image_encoder or self._load_image_encoder(device))
         cache_dir = self.gallery.path / "index" if os.access(self.gallery.path, os.W_OK) else None
+        retrieval = self.options.retrieval
         self.index = make_index(
-            index, self._retrieval_matrix(), device=device, cache_dir=cache_dir, cache_key=f"{retrieval}-{manifest.content_hash}"
-        )
-        self._image_mean = self._gallery_image_mean() if center_images else None
+            self.options.index, self._retrieval_matrix(), device=device, cache_dir=cache_dir,
+            cache_key=f"{retrieval}-{manifest.content_hash}",
+        )  # fmt: skip
+        self._image_mean = self._gallery_image_mean() if self.options.center_images else None
 
     def _check_k(self, k: int) -> None:
         mode = self.options.mode
@@ -122,7 +71,7 @@ class CIMScorer:
 
     def with_k(self, k: int) -> CIMScorer:
         """A scorer retrieving k items that shares this one's gallery, encoders, source cache and index."""
-        options = dataclasses.replace(self.options, k=k)
+        options = self.options.replace(k=k)
         self._check_k(k)
         scorer = copy.copy(self)
         scorer.options = options
@@ -130,7 +79,7 @@ class CIMScorer:
 
     def _load_image_encoder(self, device: str | None) -> ImageEncoder:
         info = self.gallery.manifest.image_encoder
-        encoder = load_image_encoder(info["spec"], info.get("pooling", "global"), info.get("image_size"), device)
+        encoder = load_image_encoder(info.spec, info.pooling, info.image_size, device)
         check_encoder("image", info, encoder.describe())
         return encoder
 
@@ -138,11 +87,11 @@ class CIMScorer:
         if self.options.retrieval == "text":
             return self.gallery.text_emb
         text, image = self.gallery.manifest.text_encoder, self.gallery.manifest.image_encoder
-        if text["spec"] != image["spec"] or text["dim"] != image["dim"] or image.get("pooling", "global") != "global":
+        if text.spec != image.spec or text.dim != image.dim or image.pooling != "global":
             raise InputError(
                 "text→image retrieval needs one encoder for both modalities (e.g. hf-clip or openclip) "
-                f"with global pooling; this gallery has text {text['spec']!r} and image {image['spec']!r} "
-                f"({image.get('pooling')} pooling)"
+                f"with global pooling; this gallery has text {text.spec!r} and image {image.spec!r} "
+                f"({image.pooling} pooling)"
             )
         return self.gallery.image_emb
 
@@ -176,7 +125,7 @@ class CIMScorer:
                     f"got {type(source).__name__}"
                 )
         if images:
-            for (i, _), vector in zip(images, self.sources.embed([src for _, src in images], self.batch_size)):
+            for (i, _), vector in zip(images, self.sources.embed([src for _, src in images], self.options.encode_batch)):
                 vectors[i] = vector
         exclude = rows if self.options.mode == "clean" else torch.full_like(rows, -1)
         return torch.stack(vectors), exclude
@@ -186,7 +135,7 @@ class CIMScorer:
         for i, caption in enumerate(captions):
             if not isinstance(caption, str) or not caption.strip():
                 raise InputError(f"caption {i} is empty or not a string")
-        return self.text_encoder.encode(list(captions), batch_size=self.batch_size)
+        return self.text_encoder.encode(list(captions), batch_size=self.options.encode_batch)
 
     def score(self, captions: Sequence[str], sources: Sequence[Source]) -> list[CaptionScore]:
         """Score each caption against its source; one encoder pass and one search per call."""

@@ -22,9 +22,10 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 
-from cim.errors import CIMError
-from cim.integrations.openrlhf import reward_payload, split_queries
-from cim.reward.scorer import CaptionScore, CIMScorer
+from cim import __version__
+from cim.errors import CIMError, OptionError
+from cim.reward.empty import nonempty_rows, place
+from cim.reward.scorer import CIMScorer
 from cim.reward.sources import Source
 from cim.server.batcher import BatcherClosed, MicroBatcher, QueueFull
 from cim.server.inputs import (
@@ -38,16 +39,17 @@ from cim.server.inputs import (
 )
 from cim.server.limits import BearerAuthMiddleware, BodyLimitMiddleware
 from cim.server.metrics import MetricsMiddleware, ServerMetrics
-from cim.server.schemas import (
+from cim.server.settings import ServeSettings
+from cim.wire import CaptionScore
+from cim.wire.payloads import reward_payload, split_queries
+from cim.wire.schemas import (
     CimRequest,
     Health,
     OpenRLHFRequest,
     OpenRLHFResponse,
     ScoreRequest,
     ScoreResponse,
-    ScoreResult,
 )
-from cim.server.settings import ServeSettings
 
 log = logging.getLogger(__name__)
 
@@ -131,17 +133,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(503, str(error), {"retry-after": "1"})
 
 
-def build_scorer(settings: ServeSettings) -> CIMScorer:
-    return CIMScorer(settings.gallery, k=settings.k, beta=settings.beta, mode=settings.mode, index=settings.index,
-                     device=settings.device, batch_size=settings.encode_batch)
-
-
 def create_app(settings: ServeSettings, scorer: CIMScorer | None = None) -> FastAPI:
-    """The app over `scorer` (built from the settings when None; its mode must be the settings' mode)."""
-    scorer = build_scorer(settings) if scorer is None else scorer.with_k(settings.k)
-    if scorer.options.mode != settings.mode or scorer.options.beta != settings.beta:
-        raise ValueError(f"the scorer's mode/beta ({scorer.options.mode}, {scorer.options.beta}) differ from "
-                         f"the settings' ({settings.mode}, {settings.beta})")
+    """The app over `scorer` (built from the settings when None; its options, but for k, must be the settings')."""
+    if scorer is None:
+        scorer = CIMScorer(settings.gallery, settings.reward, device=settings.device)
+    scorer = scorer.with_k(settings.reward.k)
+    if scorer.options != settings.reward:
+        raise OptionError(f"the scorer's options ({scorer.options}) differ from the settings' ({settings.reward})")
     scorer.with_k(settings.max_k)  # max_k must fit the gallery: fail now, not on a request
     gallery = scorer.gallery
     service = RewardService(scorer)
@@ -155,11 +153,11 @@ def create_app(settings: ServeSettings, scorer: CIMScorer | None = None) -> Fast
         batcher.start()
         if settings.threads is not None:  # OpenMP thread counts are per thread: set it where the scorer runs
             await batcher.run_in_worker(torch.set_num_threads, settings.threads)
-        await batcher.run_in_worker(service.score, settings.k, [("warm-up", gallery.ids[0])])
+        await batcher.run_in_worker(service.score, settings.reward.k, [("warm-up", gallery.ids[0])])
         yield
         await batcher.close()
 
-    app = FastAPI(title="CIM reward server", version="1", lifespan=lifespan,
+    app = FastAPI(title="CIM reward server", version=__version__, lifespan=lifespan,
                   description="The CIM caption reward (GRC + β·QIR) over one gallery, micro-batched.")
     app.router.route_class = JSONBodyRoute
     _install_error_handlers(app)
@@ -178,7 +176,7 @@ def create_app(settings: ServeSettings, scorer: CIMScorer | None = None) -> Fast
         inline = any(item.image_b64 is not None for item in body.items)
         resolved = await asyncio.to_thread(sources) if inline else sources()  # decoding images: off the loop
         results = await score_items(k, [(item.caption, src) for item, src in zip(body.items, resolved)])
-        return ScoreResponse(results=[ScoreResult.of(r) for r in results], k=k, mode=settings.mode)
+        return ScoreResponse(results=results, k=k, mode=settings.reward.mode)
 
     @app.post("/cim", response_model=float, summary="The release's endpoint: one caption → a bare float")
     async def cim(body: CimRequest) -> float:
@@ -193,19 +191,17 @@ def create_app(settings: ServeSettings, scorer: CIMScorer | None = None) -> Fast
     async def openrlhf(body: OpenRLHFRequest) -> dict[str, Any]:
         check_count(len(body.query), settings)
         captions, labels = split_queries(body.query, body.prompts, body.labels)
-        skip = {i for i, c in enumerate(captions) if settings.empty_reward is not None and not c.strip()}
+        rows = nonempty_rows(captions) if settings.empty_reward is not None else range(len(captions))
         items = []
-        for i, (caption, label) in enumerate(zip(captions, labels)):
-            if i not in skip:
-                check_caption(caption, f"query {i}", settings)
-                items.append((caption, label_source(label, gallery, f"query {i}")))
-        scored = iter(await score_items(settings.k, items))
-        results = [None if i in skip else ScoreResult.of(next(scored)) for i in range(len(captions))]
+        for i in rows:
+            check_caption(captions[i], f"query {i}", settings)
+            items.append((captions[i], label_source(labels[i], gallery, f"query {i}")))
+        results = place(await score_items(settings.reward.k, items), rows, len(captions))
         return reward_payload(results, settings.empty_reward or 0.0)
 
     @app.get("/healthz", response_model=Health, summary="Liveness and configuration")
     async def healthz() -> Health:
-        return Health(status="ok", gallery_rows=len(gallery), k=settings.k, max_k=settings.max_k, mode=settings.mode,
+        return Health(status="ok", gallery_rows=len(gallery), k=settings.reward.k, max_k=settings.max_k, mode=settings.reward.mode,
                       max_batch=settings.max_batch, queue_items=batcher.queued_items)
 
     @app.get("/metrics", summary="Prometheus metrics")

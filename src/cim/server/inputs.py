@@ -16,8 +16,8 @@ from PIL import Image
 
 from cim.gallery.store import Gallery
 from cim.reward.sources import Source
-from cim.server.schemas import ScoreItem
 from cim.server.settings import ServeSettings
+from cim.wire.schemas import ScoreItem
 
 
 class RequestError(Exception):
@@ -36,7 +36,7 @@ def check_count(n: int, settings: ServeSettings) -> None:
 
 def check_k(k: int | None, settings: ServeSettings) -> int:
     """The request's k (the server's when None), refused above max_k."""
-    k = settings.k if k is None else k
+    k = settings.reward.k if k is None else k
     if k > settings.max_k:
         raise RequestError(422, f"k={k} is above the server's limit max_k={settings.max_k}")
     return k
@@ -126,7 +126,7 @@ def item_source(item: ScoreItem, where: str, gallery: Gallery, settings: ServeSe
         return id_source(item.source_id, gallery, where)
     if item.index is not None:
         return row_source(item.index, gallery, where)
-    if settings.mode == "official":
+    if settings.reward.mode == "official":
         raise RequestError(422, f"{where}: official mode looks sources up in the gallery; give source_id or index")
     if item.image_b64 is not None:
         return decode_image(item.image_b64, where, settings)

@@ -5,7 +5,7 @@ can be written at chosen levels of completeness and any caption can be read back
 """
 
 from cim.shapes.export import export_split
-from cim.shapes.facts import FACT_KINDS, Facts, scene_facts
+from cim.shapes.facts import FACT_KINDS, Facts
 from cim.shapes.grammar import (
     LEVELS,
     caption_for_level,
@@ -19,6 +19,7 @@ from cim.shapes.grammar import (
 from cim.shapes.metrics import (
     RelationQuestion,
     answer_question,
+    caption_scores,
     fact_scores,
     relation_qa,
     relation_qa_accuracy,
@@ -31,6 +32,7 @@ from cim.shapes.scene import (
     Scene,
     ShapeObject,
     generate_scene,
+    scene_facts,
     scene_from_id,
     scene_id,
     split_scenes,
@@ -46,6 +48,7 @@ from cim.shapes.vocab import (
 )
 
 __all__ = [
+    "caption_scores",
     "BACKGROUND",
     "COLOURS",
     "FACT_KINDS",

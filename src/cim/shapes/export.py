@@ -10,10 +10,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from cim.errors import check_choice
 from cim.shapes.grammar import LEVELS, caption_for_level
 from cim.shapes.render import render_scene
 from cim.shapes.scene import Scene, split_scenes, stable_seed
-from cim.shapes.vocab import check_choice
 
 
 def _write_atomic(path: Path, write) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from cim.shapes.vocab import (
     ATTRIBUTE_KINDS,
@@ -19,9 +18,6 @@ from cim.shapes.vocab import (
     canonical_relation,
     check_choice,
 )
-
-if TYPE_CHECKING:
-    from cim.shapes.scene import Scene
 
 Attribute = tuple[str, str, str]
 Relation = tuple[str, str, str]
@@ -118,20 +114,3 @@ class Facts:
     ) -> Facts:
         """Closed facts from any iterables (relations in any direction word)."""
         return cls(frozenset(objects), frozenset(attributes), frozenset(relations)).closed()
-
-
-def scene_facts(scene: Scene) -> Facts:
-    """All true facts of a scene: its objects, their colour and size, and every defined relation."""
-    objects = {o.shape for o in scene.objects}
-    attributes = {(o.shape, "colour", o.colour) for o in scene.objects}
-    attributes |= {(o.shape, "size", o.size) for o in scene.objects}
-    relations = set()
-    for i, a in enumerate(scene.objects):
-        for b in scene.objects[i + 1 :]:
-            if a.col != b.col:
-                left, right = (a, b) if a.col < b.col else (b, a)
-                relations.add((left.shape, "left of", right.shape))
-            if a.row != b.row:
-                top, bottom = (a, b) if a.row < b.row else (b, a)
-                relations.add((top.shape, "above", bottom.shape))
-    return Facts(frozenset(objects), frozenset(attributes), frozenset(relations))

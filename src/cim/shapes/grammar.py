@@ -12,8 +12,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from cim.shapes.facts import Facts, scene_facts
-from cim.shapes.scene import Scene, stable_seed
+from cim.shapes.facts import Facts
+from cim.shapes.scene import Scene, scene_facts, stable_seed
 from cim.shapes.vocab import (
     ATTRIBUTE_KINDS,
     ATTRIBUTE_VALUES,

@@ -11,9 +11,10 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cim.shapes.facts import Facts, scene_facts
-from cim.shapes.scene import Scene, stable_seed
-from cim.shapes.vocab import CANONICAL_OF, OPPOSITE, RELATIONS, canonical_relation, check_choice
+from cim.errors import OptionError, check_choice
+from cim.shapes.facts import Facts
+from cim.shapes.scene import Scene, scene_facts, stable_seed
+from cim.shapes.vocab import CANONICAL_OF, OPPOSITE, RELATIONS, canonical_relation
 
 ANSWERS: tuple[str, ...] = ("yes", "no", "unknown")
 
@@ -68,7 +69,7 @@ def relation_questions(scene: Scene, n: int = 5) -> list[RelationQuestion]:
     reversed relation. Distinct questions while the scene has enough, then repeats.
     """
     if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+        raise OptionError(f"n must be a positive int, got {n!r}")
     rng = random.Random(stable_seed("cim.shapes.relation_questions", scene.id))
     yes, no = [], []
     for a, word, b in sorted(scene_facts(scene).relations):
@@ -161,3 +162,12 @@ def fact_diff(predicted: Facts, truth: Facts) -> dict[str, list[str]]:
         "missing": sorted(_fact_text(f) for f in t - p),
         "wrong": sorted(_fact_text(f) for f in p - t),
     }
+
+
+def caption_scores(caption: str, scene: Scene) -> dict[str, float]:
+    """A caption against its scene: fact precision / recall / F1 of each kind (see `fact_scores`), pooled
+    `all_*`, and relation-QA accuracy (`relation_qa`) from the facts the reader finds in the caption."""
+    from cim.shapes.reader import read_facts
+
+    facts = read_facts(caption)
+    return fact_scores(facts, scene_facts(scene)) | {"relation_qa": relation_qa(scene, facts)["accuracy"]}

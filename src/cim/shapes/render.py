@@ -6,6 +6,7 @@ import math
 
 from PIL import Image, ImageDraw
 
+from cim.errors import OptionError
 from cim.shapes.scene import Scene, ShapeObject
 from cim.shapes.vocab import BACKGROUND, COLOURS, GRID, SIZE_FRACTIONS
 
@@ -44,7 +45,7 @@ def render_scene(scene: Scene, size: int = 128, antialias: bool = True) -> Image
     With `antialias`, the scene is drawn at 4× and box-downsampled, so interiors keep exact colours.
     """
     if not isinstance(size, int) or size < GRID * 4:
-        raise ValueError(f"size must be an int >= {GRID * 4} pixels, got {size!r}")
+        raise OptionError(f"size must be an int >= {GRID * 4} pixels, got {size!r}")
     scale = _SUPERSAMPLE if antialias else 1
     canvas = size * scale
     image = Image.new("RGB", (canvas, canvas), BACKGROUND)

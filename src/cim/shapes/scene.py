@@ -7,8 +7,9 @@ import random
 import re
 from dataclasses import dataclass
 
-from cim.shapes.facts import Facts, scene_facts
-from cim.shapes.vocab import COLOUR_NAMES, GRID, SHAPES, SIZES, check_choice
+from cim.errors import InputError, OptionError, check_choice
+from cim.shapes.facts import Facts
+from cim.shapes.vocab import COLOUR_NAMES, GRID, SHAPES, SIZES
 
 __all__ = [
     "SPLITS",
@@ -121,24 +122,41 @@ def split_scenes(split: str, n: int | None = None, start: int = 0) -> list[Scene
     check_choice("split", split, SPLITS)
     size = SPLITS[split]
     if not isinstance(start, int) or not 0 <= start <= size:
-        raise ValueError(f"start must be in 0..{size} for split {split!r}, got {start!r}")
+        raise OptionError(f"start must be in 0..{size} for split {split!r}, got {start!r}")
     if n is None:
         n = size - start
     if not isinstance(n, int) or n < 0 or start + n > size:
-        raise ValueError(f"split {split!r} has {size} scenes; cannot take n={n!r} from start={start}")
+        raise OptionError(f"split {split!r} has {size} scenes; cannot take n={n!r} from start={start}")
     return [_scene(split, i) for i in range(start, start + n)]
 
 
 def scene_from_id(scene_id: str) -> Scene:
-    """The scene with an id "shapes-<split>-<index:05d>"; ValueError for any other id."""
+    """The scene with an id "shapes-<split>-<index:05d>"; InputError for any other id."""
     match = _ID_RE.fullmatch(scene_id)
     if match is None:
-        raise ValueError(
+        raise InputError(
             f"bad scene id {scene_id!r}; expected 'shapes-<split>-<5 digits>' with split in "
             f"{', '.join(SPLITS)}"
         )
     split, index = match.group(1), int(match.group(2))
     check_choice("split", split, SPLITS)
     if index >= SPLITS[split]:
-        raise ValueError(f"scene id {scene_id!r}: split {split!r} has only {SPLITS[split]} scenes")
+        raise InputError(f"scene id {scene_id!r}: split {split!r} has only {SPLITS[split]} scenes")
     return _scene(split, index)
+
+
+def scene_facts(scene: Scene) -> Facts:
+    """All true facts of a scene: its objects, their colour and size, and every defined relation."""
+    objects = {o.shape for o in scene.objects}
+    attributes = {(o.shape, "colour", o.colour) for o in scene.objects}
+    attributes |= {(o.shape, "size", o.size) for o in scene.objects}
+    relations = set()
+    for i, a in enumerate(scene.objects):
+        for b in scene.objects[i + 1 :]:
+            if a.col != b.col:
+                left, right = (a, b) if a.col < b.col else (b, a)
+                relations.add((left.shape, "left of", right.shape))
+            if a.row != b.row:
+                top, bottom = (a, b) if a.row < b.row else (b, a)
+                relations.add((top.shape, "above", bottom.shape))
+    return Facts(frozenset(objects), frozenset(attributes), frozenset(relations))

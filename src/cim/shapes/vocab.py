@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from cim.errors import OptionError, check_choice
 
 GRID: int = 3
 """The scene is a GRID × GRID board of cells, one object per cell."""
@@ -36,14 +36,6 @@ CANONICAL_OF: dict[str, str] = {LEFT_OF: LEFT_OF, RIGHT_OF: LEFT_OF, ABOVE: ABOV
 AXIS: dict[str, str] = {LEFT_OF: "horizontal", RIGHT_OF: "horizontal", ABOVE: "vertical", BELOW: "vertical"}
 
 
-def check_choice(kind: str, value: object, valid: Iterable[str]) -> str:
-    """Return `value` if it is one of `valid`, else raise ValueError listing the valid values."""
-    valid = tuple(valid)
-    if value not in valid:
-        raise ValueError(f"unknown {kind} {value!r}; valid: {', '.join(valid)}")
-    return value  # type: ignore[return-value]
-
-
 def canonical_relation(a: str, relation: str, b: str) -> tuple[str, str, str]:
     """Canonical form of a relation statement: "right of"/"below" statements are stored swapped.
 
@@ -54,7 +46,7 @@ def canonical_relation(a: str, relation: str, b: str) -> tuple[str, str, str]:
     check_choice("shape", b, SHAPES)
     check_choice("relation", relation, RELATIONS)
     if a == b:
-        raise ValueError(f"a relation needs two different shapes, got {a!r} twice")
+        raise OptionError(f"a relation needs two different shapes, got {a!r} twice")
     if relation in CANONICAL_RELATIONS:
         return (a, relation, b)
     return (b, OPPOSITE[relation], a)

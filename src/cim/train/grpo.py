@@ -2,83 +2,52 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
 
 from cim.errors import InputError
 from cim.integrations.trl import COMPONENTS, cim_reward_functions, cim_reward_weights
+from cim.options import Options
 from cim.reward.scorer import CIMScorer
-from cim.train.trainer_args import common_trainer_args
-
-LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
-SCALE_REWARDS = ("group", "batch", "none")
-SCHEDULERS = ("constant", "linear", "cosine", "constant_with_warmup")
+from cim.train.trainer_args import Scheduler, common_trainer_args
 
 
-@dataclass(frozen=True)
-class GRPOOptions:
+class GRPOOptions(Options):
     """GRPO hyper-parameters (a subset of TRL's GRPOConfig); validated on creation.
 
     prompts_per_step × num_generations completions are sampled per optimiser step.
     """
 
-    learning_rate: float = 1e-4
-    prompts_per_step: int = 8  # per process and micro-step; × processes × accumulation = prompts per update
-    gradient_accumulation_steps: int = 1
+    learning_rate: float = Field(1e-4, gt=0)
+    prompts_per_step: int = Field(8, ge=1)  # per process and micro-step; × processes × accumulation = prompts per update
+    gradient_accumulation_steps: int = Field(1, ge=1)
     epsilon: float = 0.2  # PPO clip range
     use_vllm: bool = False  # vLLM rollouts (needs vllm installed; TRL's colocate mode)
-    num_generations: int = 8
-    max_completion_length: int = 64
-    max_steps: int = 100
-    kl_beta: float = 0.0
-    temperature: float = 1.0
+    num_generations: int = Field(8, ge=2)  # GRPO compares the samples of one prompt
+    max_completion_length: int = Field(64, ge=1)
+    max_steps: int = Field(100, ge=1)
+    kl_beta: float = Field(0.0, ge=0)
+    temperature: float = Field(1.0, gt=0)
     top_p: float = 1.0
-    loss_type: str = "dapo"
-    scale_rewards: str = "group"
-    lr_scheduler: str = "constant"
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dapo"
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    lr_scheduler: Scheduler = "constant"
     weight_decay: float = 0.0
-    components: tuple[str, ...] = COMPONENTS
+    components: tuple[str, ...] = Field(COMPONENTS, strict=False)
     empty_reward: float = 0.0
     seed: int = 0
-    logging_steps: int = 10
-    save_steps: int = 0
+    logging_steps: int = Field(10, ge=1)
+    save_steps: int = Field(0, ge=0)
     gradient_checkpointing: bool = False  # TRL defaults to True; it only costs time on small models
     freeze_vision: bool = False  # train the language model only (see cim.train.policy.freeze_vision_encoder)
 
-    def __post_init__(self) -> None:
-        for name, valid in (
-            ("loss_type", LOSS_TYPES),
-            ("scale_rewards", SCALE_REWARDS),
-            ("lr_scheduler", SCHEDULERS),
-        ):
-            if getattr(self, name) not in valid:
-                raise InputError(f"unknown {name} {getattr(self, name)!r}; valid: {', '.join(valid)}")
-        for name in (
-            "prompts_per_step",
-            "num_generations",
-            "max_completion_length",
-            "max_steps",
-            "logging_steps",
-            "gradient_accumulation_steps",
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise InputError(f"{name} must be a positive int, got {value!r}")
-        if self.num_generations < 2:
-            raise InputError(
-                f"num_generations must be at least 2 (GRPO compares samples), got {self.num_generations}"
-            )
-        unknown = [c for c in self.components if c not in COMPONENTS]
-        if unknown or not self.components:
-            raise InputError(
-                f"components must be a non-empty subset of {', '.join(COMPONENTS)}; got {list(self.components)}"
-            )
-        if not self.learning_rate > 0 or self.kl_beta < 0 or self.temperature <= 0:
-            raise InputError("learning_rate and temperature must be > 0 and kl_beta >= 0")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @model_validator(mode="after")
+    def _known_components(self) -> GRPOOptions:
+        if not self.components or any(c not in COMPONENTS for c in self.components):
+            raise ValueError(f"components must be a non-empty subset of {', '.join(COMPONENTS)}; got {list(self.components)}")
+        return self
 
 
 def grpo_config(out_dir: str | Path, options: GRPOOptions, reward_weights: list[float]):

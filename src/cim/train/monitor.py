@@ -20,14 +20,13 @@ class ShapesMonitor:
     __name__ = "shapes_monitor"
 
     def __call__(self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[None]:
-        from cim.shapes import fact_scores, read_facts, relation_qa, scene_facts, scene_from_id
+        from cim.shapes import caption_scores, scene_from_id
 
         log_metric, scene_ids = kwargs.get("log_metric"), kwargs.get("scene_id")
         if callable(log_metric) and scene_ids:
             totals = dict.fromkeys((*MONITORED, "relation_qa"), 0.0)
             for completion, scene_id in zip(completions, scene_ids):
-                scene, facts = scene_from_id(scene_id), read_facts(completion_text(completion))
-                scores = fact_scores(facts, scene_facts(scene)) | {"relation_qa": relation_qa(scene, facts)["accuracy"]}
+                scores = caption_scores(completion_text(completion), scene_from_id(scene_id))
                 for name in totals:
                     totals[name] += scores[name]
             for name, total in totals.items():

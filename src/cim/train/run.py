@@ -6,7 +6,6 @@ log_history.json. Starting over an existing run is an error; `resume` continues 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,10 @@ from typing import Any
 import yaml
 
 from cim.errors import EncoderMismatchError, InputError
+from cim.gallery.named import resolve_gallery
 from cim.io import atomic_write, write_json
 from cim.reward.scorer import CIMScorer
-from cim.train.recipe import GRPORecipe, Recipe, SFTRecipe, recipe_dict
+from cim.train.recipe import GRPORecipe, Recipe, SFTRecipe
 
 SHAPES_TRAIN_DATA = {"shapes": "train", "shapes-gallery": "gallery"}
 """Shapes prompts by name → split. "shapes-gallery" trains on the gallery's own scenes (their gallery ids reach
@@ -30,10 +30,10 @@ def _start_run(out: Path, recipe: Recipe, resume: bool) -> None:
     saved = out / "recipe.yaml"
     if saved.is_file() and not resume:
         raise InputError("a run is already here; pass --resume to continue it or choose another --out", source=str(out))
-    if resume and saved.is_file() and yaml.safe_load(saved.read_text()) != recipe_dict(recipe):
+    if resume and saved.is_file() and yaml.safe_load(saved.read_text()) != recipe.to_dict():
         raise InputError("--resume with a recipe that differs from the run's recipe.yaml", source=str(out))
     with atomic_write(saved) as stream:
-        yaml.safe_dump(recipe_dict(recipe), stream, sort_keys=False)
+        yaml.safe_dump(recipe.to_dict(), stream, sort_keys=False)
 
 
 def _policy(policy: str, seed: int, out: Path) -> Path:
@@ -63,14 +63,12 @@ def _local_device() -> str | None:
 
 def reward_scorer(recipe: GRPORecipe, device: str | None = None) -> CIMScorer:
     """The recipe's CIMScorer; its gallery must be built with the encoders the recipe names."""
-    from cim.demo import resolve_gallery
-
     gallery = resolve_gallery(recipe.gallery)
-    scorer = CIMScorer(gallery, **dataclasses.asdict(recipe.reward), device=device)
+    scorer = CIMScorer(gallery, recipe.reward, device=device)
     manifest = scorer.gallery.manifest
     for role, wanted, built in (("text", recipe.text_encoder, manifest.text_encoder), ("image", recipe.image_encoder, manifest.image_encoder)):
-        if wanted is not None and wanted != built["spec"]:
-            raise EncoderMismatchError(f"the recipe's {role} encoder {wanted!r} is not the gallery's ({built['spec']!r}, {gallery})")
+        if wanted is not None and wanted != built.spec:
+            raise EncoderMismatchError(f"the recipe's {role} encoder {wanted!r} is not the gallery's ({built.spec!r}, {gallery})")
     return scorer
 
 

@@ -2,46 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from cim.errors import InputError
-from cim.train.trainer_args import common_trainer_args
+from cim.options import Options
+from cim.train.trainer_args import Scheduler, common_trainer_args
 
-SCHEDULERS = ("constant", "linear", "cosine", "constant_with_warmup")
 
-
-@dataclass(frozen=True)
-class SFTOptions:
+class SFTOptions(Options):
     """SFT hyper-parameters (a subset of TRL's SFTConfig); validated on creation."""
 
-    learning_rate: float = 1e-3
-    batch_size: int = 32
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(32, ge=1)
     epochs: float = 1.0
     max_steps: int = -1
-    lr_scheduler: str = "cosine"
-    warmup_ratio: float = 0.03
+    lr_scheduler: Scheduler = "cosine"
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
     weight_decay: float = 0.0
     seed: int = 0
-    logging_steps: int = 25
-    save_steps: int = 0  # checkpoint every N steps (0: none); a run resumes from its last checkpoint
-    threads: int | None = None
+    logging_steps: int = Field(25, ge=1)
+    save_steps: int = Field(0, ge=0)  # checkpoint every N steps (0: none); a run resumes from its last checkpoint
+    threads: int | None = Field(None, ge=1)
     gradient_checkpointing: bool = False  # TRL defaults to True; it only costs time on small models
     freeze_vision: bool = False  # train the language model only (see cim.train.policy.freeze_vision_encoder)
-
-    def __post_init__(self) -> None:
-        if self.lr_scheduler not in SCHEDULERS:
-            raise InputError(f"unknown lr_scheduler {self.lr_scheduler!r}; valid: {', '.join(SCHEDULERS)}")
-        if not self.learning_rate > 0:
-            raise InputError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise InputError(f"batch_size must be a positive int, got {self.batch_size!r}")
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise InputError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def last_checkpoint(folder: str | Path) -> str | None:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cim.io import atomic_write, read_jsonl
-from cim.train.recipe import GRPORecipe, SFTRecipe, load_recipe, recipe_dict
+from cim.train.recipe import GRPORecipe, SFTRecipe, load_recipe
 from cim.train.run import FINAL, run_grpo, run_sft
 
 BASE_STAGES = (("complete", "shapes-tiny-sft"), ("lossy", "shapes-tiny-lossy"))
@@ -50,7 +50,7 @@ def ensure_grpo(recipe: GRPORecipe, out: Path, device: str | None = None) -> Pat
 
 def recipe_key(recipe: SFTRecipe | GRPORecipe) -> str:
     """A short hash of a recipe: a cached run is reused only for the same recipe."""
-    return hashlib.sha256(json.dumps(recipe_dict(recipe), sort_keys=True).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps(recipe.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def ensure_base_captioner(root: Path, overrides: Sequence[str] = ()) -> Path:

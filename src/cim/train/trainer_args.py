@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+Scheduler = Literal["constant", "linear", "cosine", "constant_with_warmup"]
+"""Learning-rate schedules both trainers accept (transformers' names)."""
 
 
 def common_trainer_args(out_dir: str | Path, seed: int, logging_steps: int, gradient_checkpointing: bool) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""Wire formats of the reward server, shared by the server, the client and the adapters (pydantic only)."""
+"""Wire formats of the reward: the score record and the server's request and response bodies (pydantic only).
+
+The scorer returns `CaptionScore`s; the server sends them as they are; the client and adapters read them back.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
@@ -39,8 +40,8 @@ class ScoreRequest(BaseModel):
     k: StrictInt | None = Field(None, ge=1, description="Retrieved items per caption (up to the server's max_k).")
 
 
-class ScoreResult(BaseModel):
-    """The reward of one caption and what it retrieved (see cim.reward.scorer.CaptionScore)."""
+class CaptionScore(BaseModel):
+    """The reward of one caption and what it retrieved."""
 
     reward: float
     qir: float
@@ -51,14 +52,9 @@ class ScoreResult(BaseModel):
     n_tokens: int
     truncated: bool
 
-    @classmethod
-    def of(cls, score: Any) -> ScoreResult:
-        """From a CaptionScore (duck-typed, so this module does not import torch)."""
-        return cls(**{name: getattr(score, name) for name in cls.model_fields})
-
 
 class ScoreResponse(BaseModel):
-    results: list[ScoreResult]
+    results: list[CaptionScore]
     k: int
     mode: str
 
