@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from cim.images import to_rgb
+
 POOLINGS = ("global", "grid2", "grid3")
 
 
@@ -126,7 +128,7 @@ class TransformImageEncoder:
         self.device = pick_device(device)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
-        return self.transform(image)
+        return self.transform(to_rgb(image))
 
     def _describe(self, preprocessing: dict[str, Any], features: str, **extra: Any) -> dict[str, Any]:
         """The manifest entry: identity, preprocessing, what the features are."""

@@ -12,7 +12,7 @@ from PIL import Image
 
 from cim.encoders.base import ImageEncoder
 from cim.errors import InputError
-from cim.gallery.items import open_image
+from cim.images import open_image, to_rgb
 
 # A gallery id (str), an image file (pathlib.Path) or a decoded image.
 Source = str | Path | Image.Image
@@ -52,7 +52,7 @@ class SourceEmbeddingCache:
         pending = list(missing.items())
         for start in range(0, len(pending), batch_size):
             part = pending[start : start + batch_size]
-            images = [open_image(str(src)) if isinstance(src, Path) else src.convert("RGB") for _, src in part]
+            images = [open_image(src) if isinstance(src, Path) else to_rgb(src) for _, src in part]
             pixels = torch.stack([self.encoder.preprocess(image) for image in images])
             for (key, _), vector in zip(part, self.encoder.embed(pixels)):
                 self._cache[key] = vector
