@@ -12,6 +12,8 @@ from cim.gallery.importer import import_release
 from cim.gallery.items import read_items
 from cim.gallery.manifest import GalleryManifest
 from cim.gallery.store import Gallery
+from tests.conftest import draw_item
+from tests.image_files import truncated_png
 
 CONFIG = BuildConfig(image_size=64, chunk_size=8, num_workers=0)
 
@@ -95,7 +97,7 @@ def test_bad_items_files(items_file, content, message):
 def test_unreadable_image_names_item_and_keeps_finished_chunks(items_file, tmp_path):
     lines = items_file.read_text().splitlines()
     broken = tmp_path / "broken.png"
-    broken.write_bytes(b"not a png")
+    broken.write_bytes(truncated_png(draw_item("red", "circle")))  # the header check passes; decoding fails
     row = json.loads(lines[20])
     row["image"] = str(broken)
     lines[20] = json.dumps(row)

@@ -146,6 +146,8 @@ def gallery_build(
     chunk_size: int = typer.Option(256, help="Rows embedded and saved together (the unit of resume)."),
     workers: int = typer.Option(1, help="Data-loader processes decoding or rendering images."),
     device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 … (default: cuda if available)."),
+    skip_bad_items: bool = typer.Option(False, help="Leave out items whose image is unreadable, refused or too large; the manifest lists them."),
+    max_image_pixels: int | None = typer.Option(None, help="Pixel limit per image for this build (trusted files only; default: Pillow's, ~89 M)."),
 ) -> None:
     """Embed items into a gallery folder. Resumes after a kill; shards under `accelerate launch`."""
     from cim.gallery.build import BuildConfig, build_gallery
@@ -159,7 +161,8 @@ def gallery_build(
         image_size = image_size or 128
     else:
         item_list, source = read_items(items), {"kind": "items", "file": str(items)}
-    config = BuildConfig(text_encoder, image_encoder, pooling, image_size, chunk_size, device=device, num_workers=workers)
+    config = BuildConfig(text_encoder, image_encoder, pooling, image_size, chunk_size, device=device, num_workers=workers,
+                         skip_bad_items=skip_bad_items, max_image_pixels=max_image_pixels)
     with build_progress() as report:
         manifest = build_gallery(item_list, out, config, source, lambda done, total: report("embedding", done, total))
     if manifest is not None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import torch
@@ -12,6 +12,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from cim.errors import UnknownNameError
+from cim.images import to_rgb
+
+T = TypeVar("T")
 
 POOLINGS = ("global", "grid2", "grid3")
 
@@ -61,11 +64,15 @@ class ImageEncoder(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
-def encode_images(encoder: ImageEncoder, images: Sequence[Image.Image], batch_size: int = 32) -> torch.Tensor:
-    """Preprocess and embed PIL images in batches: (n, dim) float32 on CPU."""
+def encode_images(
+    encoder: ImageEncoder, images: Sequence[T], batch_size: int = 32, load: Callable[[T], Image.Image] | None = None
+) -> torch.Tensor:
+    """Preprocess and embed images in batches: (n, dim) float32 on CPU. `load` turns each item into a PIL image
+    (e.g. decodes a file), one batch at a time, so only a batch of decoded images is in memory at once."""
     chunks = []
     for start in range(0, len(images), batch_size):
-        pixels = torch.stack([encoder.preprocess(im) for im in images[start : start + batch_size]])
+        batch = images[start : start + batch_size]
+        pixels = torch.stack([encoder.preprocess(load(item) if load else item) for item in batch])
         chunks.append(encoder.embed(pixels))
     if not chunks:
         return torch.empty(0, encoder.dim)
@@ -128,7 +135,7 @@ class TransformImageEncoder:
         self.device = pick_device(device)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
-        return self.transform(image)
+        return self.transform(to_rgb(image))
 
     def _describe(self, preprocessing: dict[str, Any], features: str, **extra: Any) -> dict[str, Any]:
         """The manifest entry: identity, preprocessing, what the features are."""

@@ -11,6 +11,7 @@ from PIL import Image
 from torchvision.transforms import functional as TF
 
 from cim.encoders.base import check_pooling, grid_dim, pick_device, pool_feature_map
+from cim.images import to_rgb
 
 CHANNELS = 1280
 NATIVE_SIZE = 224
@@ -37,7 +38,7 @@ class EfficientNetLite0Encoder:
         self.model = model.eval().to(self.device).to(memory_format=torch.channels_last)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
-        image = image.convert("RGB")
+        image = to_rgb(image)
         if image.size != (self.image_size, self.image_size):
             image = image.resize((self.image_size, self.image_size), Image.BICUBIC)
         return TF.normalize(TF.to_tensor(image), MEAN, STD)

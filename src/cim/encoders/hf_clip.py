@@ -15,6 +15,7 @@ from torchvision.transforms import functional as TF
 from cim.encoders.base import TextEmbedding, TransformImageEncoder, grid_dim, pick_device, pool_patch_tokens
 from cim.encoders.registry import split_spec
 from cim.errors import InputError, OptionError
+from cim.images import to_rgb
 
 MODEL_TYPES = ("clip", "siglip")
 
@@ -73,7 +74,7 @@ class ProcessorTransform:
         self.std = tuple(float(s) for s in processor.image_std) if normalise else (1.0, 1.0, 1.0)
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
-        image = image.convert("RGB")
+        image = to_rgb(image)
         if self.shortest_edge:  # as transformers: the long edge is truncated, not rounded
             short = min(image.size)
             target = tuple(max(self.resize, int(self.resize * side / short)) for side in image.size)

@@ -14,6 +14,7 @@ from typing import Any
 from PIL import Image
 
 from cim.gallery.items import SHAPES_PREFIX, open_image
+from cim.images import to_rgb
 
 TEMPLATE = "report_template.html"
 _JPEG_OVER = 6_000  # bytes: above this a PNG thumbnail is re-encoded as JPEG when that is smaller
@@ -45,7 +46,7 @@ class ImageTable:
 
 def thumbnail_uri(image: Image.Image, size: int) -> str:
     """A data URI of the image shrunk to fit size × size: PNG, or JPEG when that is smaller for a large PNG."""
-    thumb = image.convert("RGB")
+    thumb = to_rgb(image)
     thumb.thumbnail((size, size))
     buffer = io.BytesIO()
     thumb.save(buffer, format="PNG", optimize=True)

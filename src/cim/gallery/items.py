@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from cim import images
 from cim.errors import InputError
 from cim.io import read_jsonl
 
@@ -53,15 +55,22 @@ def shapes_items(n: int) -> list[GalleryItem]:
 
 
 def open_image(reference: str, render_size: int = 128) -> Image.Image:
-    """Load an item's image: decode a file, or render a shapes scene."""
+    """Load an item's image as RGB: decode a file (see cim.images), or render a shapes scene."""
     if reference.startswith(SHAPES_PREFIX):
         from cim.shapes import render_scene, scene_from_id
 
         return render_scene(scene_from_id(reference.removeprefix(SHAPES_PREFIX)), size=render_size)
-    try:
-        with Image.open(reference) as image:
-            return image.convert("RGB")
-    except FileNotFoundError as error:
-        raise InputError("image not found", source=reference) from error
-    except (OSError, UnidentifiedImageError) as error:
-        raise InputError(f"unreadable image: {error}", source=reference) from error
+    return images.open_image(reference)
+
+
+def find_bad_images(items: Sequence[GalleryItem]) -> list[tuple[GalleryItem, str]]:
+    """Items whose image file fails the header check (format, pixel limit), with the reason; nothing is decoded."""
+    bad = []
+    for item in items:
+        if item.image.startswith(SHAPES_PREFIX):
+            continue
+        try:
+            images.read_header(item.image)
+        except InputError as error:
+            bad.append((item, str(error)))
+    return bad

@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from cim.encoders.base import ImageEncoder
+from cim.encoders.base import ImageEncoder, encode_images
 from cim.errors import InputError
-from cim.gallery.items import open_image
+from cim.images import open_image
 
 # A gallery id (str), an image file (pathlib.Path) or a decoded image.
 Source = str | Path | Image.Image
@@ -28,6 +28,10 @@ def source_key(source: Path | Image.Image) -> tuple:
             raise InputError(f"image not found or unreadable: {error}", source=str(source)) from error
     digest = hashlib.sha1(source.tobytes()).hexdigest()
     return ("pixels", source.mode, source.size, digest)
+
+
+def _decoded(source: Path | Image.Image) -> Image.Image:
+    return open_image(source) if isinstance(source, Path) else source
 
 
 class SourceEmbeddingCache:
@@ -49,13 +53,8 @@ class SourceEmbeddingCache:
         """(n, dim) float32 embeddings of image sources, computing only the ones not cached."""
         keys = [source_key(source) for source in sources]
         missing = {key: source for key, source in zip(keys, sources) if key not in self._cache}
-        pending = list(missing.items())
-        for start in range(0, len(pending), batch_size):
-            part = pending[start : start + batch_size]
-            images = [open_image(str(src)) if isinstance(src, Path) else src.convert("RGB") for _, src in part]
-            pixels = torch.stack([self.encoder.preprocess(image) for image in images])
-            for (key, _), vector in zip(part, self.encoder.embed(pixels)):
-                self._cache[key] = vector
+        vectors = encode_images(self.encoder, list(missing.values()), batch_size, load=_decoded)
+        self._cache.update(zip(missing, vectors))
         for key in keys:
             self._cache.move_to_end(key)
         result = torch.stack([self._cache[key] for key in keys])

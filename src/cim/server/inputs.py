@@ -1,19 +1,21 @@
 """Check request items against the limits and turn them into scorer sources, before they reach a batch.
 
 Every problem is a RequestError with the HTTP status and a message that names the item and the limit.
-Inline images are decoded here, with a size and pixel limit; image paths are honoured only inside the
-server's image root. Nothing in this module unpickles or evaluates request data.
+Inline images are decoded here (cim.images: allowed formats only), with a size and pixel limit; image paths
+are honoured only inside the server's image root, and their headers are checked here against the same
+limits. Nothing in this module unpickles or evaluates request data.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
 from pathlib import Path
 
 from PIL import Image
 
+from cim import images
+from cim.errors import InputError
 from cim.gallery.store import Gallery
 from cim.reward.sources import Source
 from cim.server.settings import ServeSettings
@@ -88,19 +90,20 @@ def decode_image(data: str, where: str, settings: ServeSettings) -> Image.Image:
             413, f"{where}: inline image is {len(raw)} bytes; the limit is max_image_bytes={settings.max_image_bytes}"
         )
     try:
-        with Image.open(io.BytesIO(raw)) as probe:
-            width, height = probe.size
-            if width * height > settings.max_image_pixels:
-                raise RequestError(
-                    422, f"{where}: image is {width}×{height} pixels; the limit is max_image_pixels={settings.max_image_pixels}"
-                )
-            probe.verify()
-        with Image.open(io.BytesIO(raw)) as image:
-            return image.convert("RGB")
-    except RequestError:
-        raise
-    except Exception as error:  # noqa: BLE001 - PIL raises many types (OSError, SyntaxError, struct.error …) on bad files
-        raise RequestError(422, f"{where}: image_b64 is not a readable image ({type(error).__name__}: {error})") from None
+        check_pixels(images.read_header(raw, "image_b64")[1], where, settings)
+        return images.open_image(raw, "image_b64")
+    except InputError as error:
+        reason = str(error).removeprefix("image_b64: ")
+        raise RequestError(422, f"{where}: image_b64 is not a readable image ({reason})") from None
+
+
+def check_pixels(size: tuple[int, int], where: str, settings: ServeSettings) -> None:
+    """Refuse an image whose header declares more than max_image_pixels."""
+    width, height = size
+    if width * height > settings.max_image_pixels:
+        raise RequestError(
+            422, f"{where}: image is {width}×{height} pixels; the limit is max_image_pixels={settings.max_image_pixels}"
+        )
 
 
 def path_source(path: str, where: str, settings: ServeSettings) -> Path:
@@ -116,6 +119,10 @@ def path_source(path: str, where: str, settings: ServeSettings) -> Path:
         raise RequestError(422, f"{where}: image_path is outside the server's image root")
     if not resolved.is_file():
         raise RequestError(422, f"{where}: image_path {path!r} is not a file under the image root")
+    try:
+        check_pixels(images.read_header(resolved, f"image_path {path!r}")[1], where, settings)
+    except InputError as error:
+        raise RequestError(422, f"{where}: {error}") from None
     return resolved
 
 

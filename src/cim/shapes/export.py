@@ -8,9 +8,8 @@ import random
 import tempfile
 from pathlib import Path
 
-from PIL import Image
-
-from cim.errors import check_choice
+from cim.errors import InputError, check_choice
+from cim.images import read_header
 from cim.shapes.grammar import LEVELS, caption_for_level
 from cim.shapes.render import render_scene
 from cim.shapes.scene import Scene, split_scenes, stable_seed
@@ -30,9 +29,8 @@ def _write_atomic(path: Path, write) -> None:
 
 def _has_size(path: Path, size: int) -> bool:
     try:
-        with Image.open(path) as image:
-            return image.size == (size, size)
-    except (OSError, ValueError):
+        return read_header(path)[1] == (size, size)
+    except InputError:  # missing, unreadable or refused: render it again
         return False
 
 
