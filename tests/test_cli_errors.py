@@ -51,15 +51,22 @@ def test_every_command_reports_a_bad_choice_in_one_line(built_gallery, tmp_path)
         assert "Traceback" not in result.output and result.output.startswith("error:"), (args, result.output)
 
 
-def test_a_bug_inside_the_library_keeps_its_traceback(built_gallery, tmp_path, monkeypatch):
+@pytest.mark.parametrize("command", ["score", "shapes export", "train sft"])
+def test_a_bug_inside_the_library_keeps_its_traceback(built_gallery, tmp_path, monkeypatch, command):
     def broken(*args, **kwargs):
         raise ValueError("an internal invariant broke")
 
-    monkeypatch.setattr("cim.reward.score_file.score_file", broken)
     captions = tmp_path / "c.jsonl"
     captions.write_text("{}\n")
-    result = runner.invoke(app, ["score", "--gallery", str(built_gallery), "--captions", str(captions), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 1 and isinstance(result.exception, ValueError)
+    target, args = {
+        "score": ("cim.reward.score_file.score_file",
+                  ["score", "--gallery", str(built_gallery), "--captions", str(captions), "--out", str(tmp_path / "o")]),
+        "shapes export": ("cim.shapes.export_split", ["shapes", "export", "--out", str(tmp_path / "e")]),
+        "train sft": ("cim.train.run.run_sft", ["train", "sft", "--out", str(tmp_path / "r")]),
+    }[command]  # fmt: skip
+    monkeypatch.setattr(target, broken)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and isinstance(result.exception, ValueError), result.output
     assert "error:" not in result.output
 
 

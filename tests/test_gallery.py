@@ -160,3 +160,27 @@ def test_corrupted_file_fails_verification(built_gallery, tmp_path):
     (copy / "text_emb.npy").write_bytes(bytes(data))
     with pytest.raises(InputError, match="text_emb.npy does not match its checksum"):
         Gallery.load(copy, verify=True)
+
+
+@pytest.mark.parametrize(("role", "key"), [("text_encoder", "max_tokens"), ("image_encoder", "pooling"), ("image_encoder", "image_size")])
+def test_a_manifest_without_an_identity_key_is_refused_not_matched(built_gallery, tmp_path, role, key):
+    import shutil
+
+    copy = tmp_path / "gallery"
+    shutil.copytree(built_gallery, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    del manifest[role][key]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match=rf"manifest key '{role}.{key}': Field required"):
+        Gallery.load(copy)
+
+
+def test_every_identity_key_must_match(built_gallery):
+    from cim.errors import EncoderMismatchError
+    from cim.gallery.manifest import check_encoder
+
+    expected = Gallery.load(built_gallery).manifest.image_encoder
+    check_encoder("image", expected, expected.model_dump())
+    for key, other in (("pooling", "grid2"), ("image_size", 128), ("dim", 5120)):
+        with pytest.raises(EncoderMismatchError, match=f"{key}: gallery"):
+            check_encoder("image", expected, expected.model_dump() | {key: other})
