@@ -37,7 +37,7 @@ from cim.train.run import reward_scorer  # noqa: E402
 
 ARMS = ("base", "SFT", "CIM", "SFT+CIM")
 HEADLINE_METRICS = ("object_precision", "object_recall", "attribute_f1", "relation_precision", "relation_recall",
-                    "relation_qa", "reward", "tokens")  # fmt: skip
+                    "relation_qa", "relation_qa_paper", "reward", "tokens")  # fmt: skip
 
 
 def plot(summary: dict, out: Path) -> None:
@@ -46,7 +46,7 @@ def plot(summary: dict, out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = ("object_precision", "object_recall", "attribute_f1", "relation_f1", "relation_qa")
+    metrics = ("object_precision", "object_recall", "attribute_f1", "relation_f1", "relation_qa", "relation_qa_paper")
     fig, ax = plt.subplots(figsize=(10, 4))
     x, width = np.arange(len(metrics)), 0.2
     for i, arm in enumerate(ARMS):

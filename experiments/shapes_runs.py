@@ -32,7 +32,7 @@ WORK = Path("runs/experiments")
 RESULTS = Path(__file__).parent / "results"
 TABLE_METRICS = (
     "object_precision", "object_recall", "object_f1", "attribute_precision", "attribute_recall", "attribute_f1",
-    "relation_precision", "relation_recall", "relation_f1", "relation_qa", "reward", "qir", "grc", "tokens",
+    "relation_precision", "relation_recall", "relation_f1", "relation_qa", "relation_qa_paper", "reward", "qir", "grc", "tokens",
     "repetition",
 )  # fmt: skip
 _START = time.perf_counter()
@@ -101,7 +101,7 @@ def plot_arms(summary: dict[str, dict[str, dict[str, float]]], title: str, path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = ("object_precision", "object_recall", "attribute_f1", "relation_f1", "relation_qa")
+    metrics = ("object_precision", "object_recall", "attribute_f1", "relation_f1", "relation_qa", "relation_qa_paper")
     fig, ax = plt.subplots(figsize=(10, 4))
     width = 0.8 / len(summary)
     x = np.arange(len(metrics))
@@ -131,7 +131,7 @@ def run_arms(name: str, arms: dict[str, Sequence[str]], seeds: Sequence[int], ti
         per_seed.append(evaluate_models(models, scorer) | {"seed": seed})
     summary = {arm: seed_summary([run[arm] for run in per_seed]) for arm in ("base", *arms)}
     plot_arms(summary, title, RESULTS / f"{name}.png")
-    headline_metrics = ("object_precision", "object_recall", "attribute_f1", "relation_recall", "relation_qa", "reward", "tokens")
+    headline_metrics = ("object_precision", "object_recall", "attribute_f1", "relation_recall", "relation_qa", "relation_qa_paper", "reward", "tokens")
     headline = {"experiment": name, "seeds": list(seeds), "arms": {arm: list(o) for arm, o in arms.items()},
                 "table": {arm: {m: summary[arm][m]["mean"] for m in headline_metrics} for arm in summary}}  # fmt: skip
     write_results(name, {"summary": summary, "per_seed": per_seed}, headline)

@@ -14,7 +14,7 @@ RESULTS = Path(__file__).parent / "results"
 COLUMNS = (
     ("object_precision", "obj P"), ("object_recall", "obj R"), ("object_f1", "obj F1"), ("attribute_f1", "attr F1"),
     ("relation_precision", "rel P"), ("relation_recall", "rel R"), ("relation_f1", "rel F1"),
-    ("relation_qa", "rel-QA acc"), ("reward", "reward"), ("tokens", "tokens"), ("repetition", "rep-4"),
+    ("relation_qa", "rel-QA balanced"), ("relation_qa_paper", "rel-QA paper"), ("reward", "reward"), ("tokens", "tokens"), ("repetition", "rep-4"),
 )  # fmt: skip
 
 
@@ -26,7 +26,7 @@ def cell(stats: dict) -> str:
 def table(summary: dict) -> str:
     lines = ["| arm | " + " | ".join(label for _, label in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     for arm, stats in summary.items():
-        lines.append(f"| {arm} | " + " | ".join(cell(stats[m]) for m, _ in COLUMNS) + " |")
+        lines.append(f"| {arm} | " + " | ".join(cell(stats[m]) if m in stats else "–" for m, _ in COLUMNS) + " |")
     return "\n".join(lines)
 
 

@@ -43,7 +43,7 @@ def check_reward_levels(scorer: CIMScorer, workdir: Path, test_scenes: int | Non
 
 DEMO_METRICS = (
     "object_precision", "object_recall", "object_f1", "attribute_f1", "relation_precision", "relation_recall",
-    "relation_f1", "relation_qa", "reward", "qir", "grc", "tokens", "repetition",
+    "relation_f1", "relation_qa", "relation_qa_paper", "reward", "qir", "grc", "tokens", "repetition",
 )  # fmt: skip
 
 

@@ -22,6 +22,7 @@ TEXT_METRICS = ("tokens", "words", "truncated", "repetition")
 FACT_METRICS = tuple(f"{kind}_{m}" for kind in ("object", "attribute", "relation") for m in ("precision", "recall", "f1")) + (
     "all_f1",
     "relation_qa",
+    "relation_qa_paper",
 )
 
 

@@ -48,8 +48,9 @@ def _facts(caption: str, scene_id: str) -> dict[str, Any]:
     from cim.shapes.metrics import fact_diff
 
     scene = scene_from_id(scene_id)
-    f1 = caption_scores(caption, scene)["all_f1"]
-    return {"scene": scene_id, "f1": round(f1, 4), **fact_diff(read_facts(caption), scene_facts(scene))}
+    scores = {name: round(value, 4) for name, value in caption_scores(caption, scene).items()}
+    return {"scene": scene_id, "f1": scores["all_f1"], "qa": scores["relation_qa"], "qa_paper": scores["relation_qa_paper"],
+            **fact_diff(read_facts(caption), scene_facts(scene))}  # fmt: skip
 
 
 class _Collector:
@@ -143,11 +144,13 @@ def _mean(values: list[float]) -> float | None:
 def _summary(cards: list[dict[str, Any]], k: int, mode: str) -> dict[str, Any]:
     scored = [c for c in cards if c["error"] is None]
     f1 = [c["facts"]["f1"] for c in cards if "facts" in c]
+    qa = {key: _mean([c["facts"][key] for c in cards if "facts" in c]) for key in ("qa", "qa_paper")}
     summary: dict[str, Any] = {
         "rows": len(cards), "scored": len(scored), "errors": len(cards) - len(scored), "k": k, "mode": mode,
         "truncated": sum(bool(c["truncated"]) for c in scored),
         "tokens_mean": _mean([c["tokens"] for c in scored]),
         "fact_f1_mean": _mean(f1), "with_facts": len(f1),
+        "relation_qa_mean": qa["qa"], "relation_qa_paper_mean": qa["qa_paper"],
     }  # fmt: skip
     for field in ("reward", "qir", "grc"):
         summary[f"{field}_mean"] = _mean([c[field] for c in scored])

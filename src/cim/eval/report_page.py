@@ -119,6 +119,8 @@ def summary_html(summary: dict[str, Any]) -> str:
     ]
     if summary["with_facts"]:
         entries.append(("mean fact F1", "fact-f1", _number(summary["fact_f1_mean"])))
+        entries.append(("relation QA, balanced", "relation-qa", _number(summary["relation_qa_mean"])))
+        entries.append(("relation QA, paper-style", "relation-qa-paper", _number(summary["relation_qa_paper_mean"])))
     return "".join(
         f'<div class="stat"><dt>{html.escape(label)}</dt><dd data-{name}="{html.escape(value)}">{html.escape(value)}</dd></div>'
         for label, name, value in entries

@@ -23,6 +23,7 @@ from cim.shapes.metrics import (
     fact_scores,
     relation_qa,
     relation_qa_accuracy,
+    relation_qa_paper,
     relation_questions,
 )
 from cim.shapes.reader import read_facts
@@ -72,6 +73,7 @@ __all__ = [
     "read_facts",
     "relation_qa",
     "relation_qa_accuracy",
+    "relation_qa_paper",
     "relation_questions",
     "render_scene",
     "scene_facts",

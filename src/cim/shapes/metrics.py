@@ -2,7 +2,12 @@
 
 Conventions: precision of an empty prediction is 1.0 (it states nothing false); recall against an
 empty truth is 1.0 (nothing to find); F1 is 0.0 when precision + recall is 0.
-Relation QA: "unknown" scores 0.5, the expected score of a yes/no guess.
+Two relation QAs, named apart:
+- `relation_qa` (balanced): half the questions are true relations ("yes"), half reversed ones ("no");
+  "unknown" scores 0.5, the expected score of a yes/no guess. It tests the direction of stated relations.
+- `relation_qa_paper` (the paper's protocol): questions drawn like the official COCO-LN500 files, each "yes"
+  with probability `yes_share` (0.97 there); "unknown" (the release's "n/a") scores 0. It mostly measures
+  whether relations are stated at all.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from cim.shapes.scene import Scene, scene_facts, stable_seed
 from cim.shapes.vocab import CANONICAL_OF, OPPOSITE, RELATIONS, canonical_relation
 
 ANSWERS: tuple[str, ...] = ("yes", "no", "unknown")
+PAPER_YES_SHARE = 0.97
+"""Share of "yes" answers in the official COCO-LN500 relation questions (hand count of part of the files)."""
 
 
 def _prf(predicted: frozenset, truth: frozenset) -> tuple[float, float, float]:
@@ -61,22 +68,30 @@ class RelationQuestion:
         return f"Is the {self.a} {self.relation} the {self.b}?"
 
 
-def relation_questions(scene: Scene, n: int = 5) -> list[RelationQuestion]:
+def relation_questions(scene: Scene, n: int = 5, yes_share: float | None = None) -> list[RelationQuestion]:
     """n yes/no relation questions about `scene`, deterministic per scene id.
 
-    Questions are over pairs whose relation on that axis is defined (different columns or rows).
-    n // 2 or n - n // 2 of them (chosen by the seeded rng) are "yes"; a "no" question asks the
-    reversed relation. Distinct questions while the scene has enough, then repeats.
+    Questions are over pairs whose relation on that axis is defined (different columns or rows); a "no"
+    question asks the reversed relation. Balanced (yes_share None): n // 2 or n - n // 2 of them (chosen by
+    the seeded rng) are "yes". With a yes_share, each question is "yes" with that probability (a separate
+    seeded stream, so the balanced questions stay as they were). Distinct questions while the scene has
+    enough, then repeats.
     """
     if not isinstance(n, int) or n < 1:
         raise OptionError(f"n must be a positive int, got {n!r}")
-    rng = random.Random(stable_seed("cim.shapes.relation_questions", scene.id))
+    if yes_share is not None and not 0.0 <= yes_share <= 1.0:
+        raise OptionError(f"yes_share must be in [0, 1], got {yes_share!r}")
+    stream = "cim.shapes.relation_questions" if yes_share is None else f"cim.shapes.relation_questions.paper.{yes_share}"
+    rng = random.Random(stable_seed(stream, scene.id))
     yes, no = [], []
     for a, word, b in sorted(scene_facts(scene).relations):
         for x, w, y in ((a, word, b), (b, OPPOSITE[word], a)):
             yes.append(RelationQuestion(x, w, y, "yes"))
             no.append(RelationQuestion(x, OPPOSITE[w], y, "no"))
-    n_yes = rng.choice(sorted({n // 2, n - n // 2}))
+    if yes_share is None:
+        n_yes = rng.choice(sorted({n // 2, n - n // 2}))
+    else:
+        n_yes = sum(rng.random() < yes_share for _ in range(n))
 
     def pick(pool: list[RelationQuestion], k: int) -> list[RelationQuestion]:
         chosen: list[RelationQuestion] = []
@@ -121,8 +136,11 @@ def answer_question(question: RelationQuestion, facts: Facts) -> str:
     return "unknown"
 
 
-def relation_qa_accuracy(answers: Sequence[str], questions: Sequence[RelationQuestion]) -> dict[str, float]:
-    """{"accuracy", "unknown_fraction"}: right = 1, wrong = 0, "unknown" = 0.5 (a guess's expectation)."""
+def relation_qa_accuracy(
+    answers: Sequence[str], questions: Sequence[RelationQuestion], unknown_score: float = 0.5
+) -> dict[str, float]:
+    """{"accuracy", "unknown_fraction"}: right = 1, wrong = 0, "unknown" = `unknown_score` (0.5: a guess's
+    expectation; the paper's protocol counts it 0)."""
     if len(answers) != len(questions) or not questions:
         raise ValueError(f"need as many answers as questions (> 0), got {len(answers)} and {len(questions)}")
     total = 0.0
@@ -130,7 +148,7 @@ def relation_qa_accuracy(answers: Sequence[str], questions: Sequence[RelationQue
     for answer, question in zip(answers, questions, strict=True):
         check_choice("answer", answer, ANSWERS)
         if answer == "unknown":
-            total += 0.5
+            total += unknown_score
             unknown += 1
         else:
             total += float(answer == question.answer)
@@ -138,9 +156,15 @@ def relation_qa_accuracy(answers: Sequence[str], questions: Sequence[RelationQue
 
 
 def relation_qa(scene: Scene, facts: Facts, n: int = 5) -> dict[str, float]:
-    """Relation QA of a caption's facts on the scene's n questions (see `relation_qa_accuracy`)."""
+    """Balanced relation QA of a caption's facts on the scene's n questions (see `relation_qa_accuracy`)."""
     questions = relation_questions(scene, n)
     return relation_qa_accuracy([answer_question(q, facts) for q in questions], questions)
+
+
+def relation_qa_paper(scene: Scene, facts: Facts, n: int = 5, yes_share: float = PAPER_YES_SHARE) -> dict[str, float]:
+    """The paper's relation QA: mostly "yes" questions, "unknown" (unstated) scores 0."""
+    questions = relation_questions(scene, n, yes_share)
+    return relation_qa_accuracy([answer_question(q, facts) for q in questions], questions, unknown_score=0.0)
 
 
 def _fact_text(fact: tuple) -> str:
@@ -166,8 +190,12 @@ def fact_diff(predicted: Facts, truth: Facts) -> dict[str, list[str]]:
 
 def caption_scores(caption: str, scene: Scene) -> dict[str, float]:
     """A caption against its scene: fact precision / recall / F1 of each kind (see `fact_scores`), pooled
-    `all_*`, and relation-QA accuracy (`relation_qa`) from the facts the reader finds in the caption."""
+    `all_*`, balanced relation QA (`relation_qa`) and the paper's (`relation_qa_paper`), from the facts the
+    reader finds in the caption."""
     from cim.shapes.reader import read_facts
 
     facts = read_facts(caption)
-    return fact_scores(facts, scene_facts(scene)) | {"relation_qa": relation_qa(scene, facts)["accuracy"]}
+    return fact_scores(facts, scene_facts(scene)) | {
+        "relation_qa": relation_qa(scene, facts)["accuracy"],
+        "relation_qa_paper": relation_qa_paper(scene, facts)["accuracy"],
+    }

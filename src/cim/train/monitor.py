@@ -24,7 +24,7 @@ class ShapesMonitor:
 
         log_metric, scene_ids = kwargs.get("log_metric"), kwargs.get("scene_id")
         if callable(log_metric) and scene_ids:
-            totals = dict.fromkeys((*MONITORED, "relation_qa"), 0.0)
+            totals = dict.fromkeys((*MONITORED, "relation_qa", "relation_qa_paper"), 0.0)
             for completion, scene_id in zip(completions, scene_ids):
                 scores = caption_scores(completion_text(completion), scene_from_id(scene_id))
                 for name in totals:
