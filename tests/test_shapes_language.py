@@ -16,12 +16,14 @@ from cim.shapes import (
     RelationQuestion,
     answer_question,
     caption_for_level,
+    caption_scores,
     corrupt_facts,
     fact_scores,
     level_facts,
     read_facts,
     relation_qa,
     relation_qa_accuracy,
+    relation_qa_paper,
     relation_questions,
     scene_facts,
     split_scenes,
@@ -218,6 +220,22 @@ def test_relation_questions_are_deterministic_and_correct():
         wrong = relation_qa(scene, read_facts(caption_for_level(scene, "wrong")))
         # Renamed shapes leave questions unknown (0.5 each); every answered question is answered wrongly.
         assert wrong["accuracy"] == pytest.approx(0.5 * wrong["unknown_fraction"])
+
+
+def test_paper_style_relation_qa_mostly_asks_true_relations_and_scores_unknown_zero():
+    scenes = split_scenes("val", 200)
+    questions = [q for scene in scenes for q in relation_questions(scene, yes_share=0.97)]
+    assert 0.94 < sum(q.answer == "yes" for q in questions) / len(questions) < 0.99
+    assert [relation_questions(scene) for scene in scenes[:20]] == [relation_questions(scene) for scene in scenes[:20]]
+    for scene in scenes[:40]:
+        complete = read_facts(caption_for_level(scene, "complete"))
+        assert relation_qa_paper(scene, complete) == {"accuracy": 1.0, "unknown_fraction": 0.0}
+        silent = read_facts(caption_for_level(scene, "one-object"))
+        assert relation_qa_paper(scene, silent) == {"accuracy": 0.0, "unknown_fraction": 1.0}  # balanced: 0.5
+    swapped = [relation_qa_paper(scene, swap_relations(scene_facts(scene)))["accuracy"] for scene in scenes]
+    assert max(swapped) == 0.0  # every relation stated the wrong way round answers its question wrongly
+    everything = caption_scores(caption_for_level(scenes[0], "complete"), scenes[0])
+    assert everything["relation_qa"] == everything["relation_qa_paper"] == 1.0 and everything["unread_share"] == 0.0
 
 
 def test_answer_question_transitivity_and_accuracy():

@@ -23,6 +23,7 @@ FACT_METRICS = tuple(f"{kind}_{m}" for kind in ("object", "attribute", "relation
     "all_f1",
     "relation_qa",
     "relation_qa_paper",
+    "unread_share",
 )
 
 

@@ -26,7 +26,7 @@ from cim.shapes.metrics import (
     relation_qa_paper,
     relation_questions,
 )
-from cim.shapes.reader import read_facts
+from cim.shapes.reader import Reading, SentenceReading, read_caption, read_facts
 from cim.shapes.render import render_scene
 from cim.shapes.scene import (
     SPLITS,
@@ -49,6 +49,9 @@ from cim.shapes.vocab import (
 )
 
 __all__ = [
+    "Reading",
+    "SentenceReading",
+    "read_caption",
     "caption_scores",
     "BACKGROUND",
     "COLOURS",

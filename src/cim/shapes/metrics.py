@@ -191,11 +191,13 @@ def fact_diff(predicted: Facts, truth: Facts) -> dict[str, list[str]]:
 def caption_scores(caption: str, scene: Scene) -> dict[str, float]:
     """A caption against its scene: fact precision / recall / F1 of each kind (see `fact_scores`), pooled
     `all_*`, balanced relation QA (`relation_qa`) and the paper's (`relation_qa_paper`), from the facts the
-    reader finds in the caption."""
-    from cim.shapes.reader import read_facts
+    reader finds in the caption, and the share of its sentences the reader could not read (`unread_share`)."""
+    from cim.shapes.reader import read_caption
 
-    facts = read_facts(caption)
+    reading = read_caption(caption)
+    facts = reading.facts
     return fact_scores(facts, scene_facts(scene)) | {
         "relation_qa": relation_qa(scene, facts)["accuracy"],
         "relation_qa_paper": relation_qa_paper(scene, facts)["accuracy"],
+        "unread_share": reading.unread_share,
     }
