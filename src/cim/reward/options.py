@@ -29,6 +29,9 @@ class ScorerOptions(Options):
     )
     index: str = Field("exact", description="Search backend: exact, faiss-flat, faiss-ivf, faiss-hnsw or faiss:<factory>.")
     center_images: bool = Field(False, description="Centre image embeddings on the gallery mean before normalising.")
+    dedupe_sentences: bool = Field(
+        False, description="Drop repeated sentences (equal after normalising case and punctuation) before encoding the query."
+    )
     encode_batch: int = Field(
         DEFAULT_ENCODE_BATCH, ge=1, description="Captions per text-encoder pass, sorted by length (16 is fastest for MiniLM on CPU)."
     )

@@ -23,6 +23,7 @@ from cim.gallery.store import Gallery
 from cim.index.registry import make_index
 from cim.reward.formulas import cim_reward, grc, image_similarities, qir
 from cim.reward.options import ScorerOptions
+from cim.reward.query import without_repeats
 from cim.reward.sources import Source, SourceEmbeddingCache
 from cim.wire import CaptionScore
 
@@ -131,11 +132,13 @@ class CIMScorer:
         return torch.stack(vectors), exclude
 
     def encode(self, captions: Sequence[str]) -> TextEmbedding:
-        """Validate and embed captions as retrieval queries (one encoder pass)."""
+        """Validate and embed captions as retrieval queries (one encoder pass); with `dedupe_sentences`,
+        repeated sentences are dropped first (token counts are then those of the query)."""
         for i, caption in enumerate(captions):
             if not isinstance(caption, str) or not caption.strip():
                 raise InputError(f"caption {i} is empty or not a string")
-        return self.text_encoder.encode(list(captions), batch_size=self.options.encode_batch)
+        queries = [without_repeats(c) for c in captions] if self.options.dedupe_sentences else list(captions)
+        return self.text_encoder.encode(queries, batch_size=self.options.encode_batch)
 
     def score(self, captions: Sequence[str], sources: Sequence[Source]) -> list[CaptionScore]:
         """Score each caption against its source; one encoder pass and one search per call."""

@@ -11,6 +11,7 @@ from cim.errors import InputError
 from cim.integrations.trl import COMPONENTS, cim_reward_functions, cim_reward_weights
 from cim.options import Options
 from cim.reward.scorer import CIMScorer
+from cim.train.guards import guard_rewards
 from cim.train.trainer_args import Scheduler, common_trainer_args
 
 
@@ -42,11 +43,19 @@ class GRPOOptions(Options):
     save_steps: int = Field(0, ge=0)
     gradient_checkpointing: bool = False  # TRL defaults to True; it only costs time on small models
     freeze_vision: bool = False  # train the language model only (see cim.train.policy.freeze_vision_encoder)
+    # guards (cim.train.guards): all off by default
+    repetition_penalty: float = Field(0.0, ge=0)  # p of the n-gram repetition penalty −p·(1 − distinct/total); 0: off
+    repetition_ngram: int = Field(3, ge=1)  # n of that penalty (token n-grams)
+    overlong_buffer: int = Field(0, ge=0)  # DAPO's soft over-length penalty over the last N tokens; 0: off
+    mask_truncated_completions: bool = False  # TRL: truncated completions contribute no loss
+    multi_objective_aggregation: Literal["sum_then_normalize", "normalize_then_sum"] = "sum_then_normalize"  # TRL (GDPO)
 
     @model_validator(mode="after")
-    def _known_components(self) -> GRPOOptions:
+    def _consistent(self) -> GRPOOptions:
         if not self.components or any(c not in COMPONENTS for c in self.components):
             raise ValueError(f"components must be a non-empty subset of {', '.join(COMPONENTS)}; got {list(self.components)}")
+        if self.overlong_buffer >= self.max_completion_length:
+            raise ValueError(f"overlong_buffer={self.overlong_buffer} must be below max_completion_length={self.max_completion_length}")
         return self
 
 
@@ -73,6 +82,8 @@ def grpo_config(out_dir: str | Path, options: GRPOOptions, reward_weights: list[
         loss_type=options.loss_type,
         scale_rewards=options.scale_rewards,
         reward_weights=reward_weights,
+        mask_truncated_completions=options.mask_truncated_completions,
+        multi_objective_aggregation=options.multi_objective_aggregation,
         save_strategy="steps" if options.save_steps else "no",
         save_steps=options.save_steps or 500,
         remove_unused_columns=False,
@@ -126,8 +137,9 @@ def make_grpo_trainer(
             f"{path}: the processor is {type(processor).__name__}, not a vision-language processor"
         )
     policy = load_policy_for_training(path, options.freeze_vision)
-    rewards = cim_reward_functions(scorer, options.components, options.empty_reward)
-    weights = cim_reward_weights(scorer, options.components)
+    guards, guard_weights = guard_rewards(options)
+    rewards = [*cim_reward_functions(scorer, options.components, options.empty_reward), *guards]
+    weights = [*cim_reward_weights(scorer, options.components), *guard_weights]
     if "scene_id" in dataset.column_names:  # shapes prompts: log fact precision / recall, reward unchanged
         from cim.train.monitor import ShapesMonitor
 

@@ -1,0 +1,30 @@
+"""Anti-gaming guards for GRPO, each an opt-in recipe key, all general (no knowledge of the shapes world).
+
+- An n-gram repetition penalty as its own TRL reward component: p·(1 − distinct n-grams / n-grams) of the
+  completion's tokens, subtracted (TRL's `get_repetition_penalty_reward`; open-r1's form).
+- DAPO's soft over-length penalty (TRL's `get_soft_overlong_punishment`): 0 up to max_completion_length −
+  buffer tokens, then falling linearly to −1 at the limit.
+Masking truncated completions, the KL coefficient and per-component normalisation are plain GRPOConfig
+settings (see GRPOOptions). The query-side guard, dropping repeated sentences, is a reward option
+(`ScorerOptions.dedupe_sentences`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cim.train.grpo import GRPOOptions
+
+
+def guard_rewards(options: GRPOOptions) -> tuple[list[Callable[..., list[float]]], list[float]]:
+    """The guard reward functions the options switch on, with their TRL reward weights (1 each)."""
+    from trl.rewards import get_repetition_penalty_reward, get_soft_overlong_punishment
+
+    functions: list[Callable[..., list[float]]] = []
+    if options.repetition_penalty > 0:
+        functions.append(get_repetition_penalty_reward(options.repetition_ngram, -options.repetition_penalty))
+    if options.overlong_buffer > 0:
+        functions.append(get_soft_overlong_punishment(options.max_completion_length, options.overlong_buffer))
+    return functions, [1.0] * len(functions)
