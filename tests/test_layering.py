@@ -15,7 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "wire": set(),
     "index": {"encoders"},
     "gallery": {"encoders", "shapes"},
-    "reward": {"encoders", "gallery", "index", "wire"},
+    "reward": {"encoders", "gallery", "index", "shapes", "wire"},
     "eval": {"reward", "gallery", "index", "shapes", "wire"},
     "integrations": {"reward", "wire", "eval"},
     "server": {"reward", "gallery", "wire"},

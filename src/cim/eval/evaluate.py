@@ -33,7 +33,7 @@ def caption_metrics(scorer: CIMScorer, rows: Sequence[CaptionRow], batch_size: i
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]
         text = scorer.encode([row.caption for row in batch])
-        for row, result in zip(batch, scorer.score_encoded(text, [row.source for row in batch])):
+        for row, result in zip(batch, scorer.score_encoded(text, [row.source for row in batch], [row.caption for row in batch])):
             for name in CIM_METRICS:
                 columns[name].append(getattr(result, name))
             columns["tokens"].append(result.n_tokens)

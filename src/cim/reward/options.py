@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from cim.options import Options
 
@@ -35,12 +35,44 @@ class ScorerOptions(Options):
     encode_batch: int = Field(
         DEFAULT_ENCODE_BATCH, ge=1, description="Captions per text-encoder pass, sorted by length (16 is fastest for MiniLM on CPU)."
     )
+    rerank: str = Field(
+        "none", description="Re-rank a cosine shortlist before taking the top k: none (cosine order) or tuples (cosine + fact-tuple F1)."
+    )
+    shortlist: int = Field(
+        0, ge=0, description="Candidates taken by cosine before re-ranking (K'); 0 means 10·k, else at least 10·k."
+    )
+    rerank_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="Re-ranking relevance = (1 − w)·cosine + w·tuple F1; this is w, in [0, 1]."
+    )
+    extractor: str = Field(
+        "shapes", description="Fact extractor of the tuples re-ranker: shapes (the shapes reader) or factual:<hf id or folder>."
+    )
+
+    @field_validator("rerank")
+    @classmethod
+    def _known_reranker(cls, name: str) -> str:
+        from cim.reward.rerank.registry import check_reranker_name
+
+        return check_reranker_name(name)
+
+    @field_validator("extractor")
+    @classmethod
+    def _known_extractor(cls, spec: str) -> str:
+        from cim.reward.extractors import check_extractor_spec
+
+        return check_extractor_spec(spec)
 
     @model_validator(mode="after")
     def _known_index(self) -> ScorerOptions:
         from cim.index.registry import check_index_name
+        from cim.reward.rerank.registry import SHORTLIST_FACTOR
 
         check_index_name(self.index)
+        if self.shortlist and self.shortlist < SHORTLIST_FACTOR * self.k:
+            raise ValueError(
+                f"shortlist={self.shortlist} is below {SHORTLIST_FACTOR}·k={SHORTLIST_FACTOR * self.k} (k={self.k}); "
+                f"re-ranking needs shortlist >= {SHORTLIST_FACTOR * self.k}, or 0 for {SHORTLIST_FACTOR}·k"
+            )
         return self
 
 

@@ -1,6 +1,8 @@
 """CIMScorer: the one implementation of the CIM reward over a gallery.
 
-Per batch: one text-encoder pass, one search, one gather of retrieved image embeddings.
+Per batch: one text-encoder pass, one search, one gather of retrieved image embeddings. With a re-ranker
+(`rerank` other than "none"), the search returns a shortlist of K' ≥ 10·k rows by cosine and the re-ranker's
+relevance picks the k of them that QIR and GRC are computed on.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from PIL import Image
 
 from cim.encoders.base import ImageEncoder, TextEmbedding, TextEncoder
 from cim.encoders.registry import load_image_encoder, load_text_encoder
-from cim.errors import InputError
+from cim.errors import InputError, OptionError
 from cim.gallery.manifest import check_encoder
 from cim.gallery.store import Gallery
 from cim.index.registry import make_index
+from cim.reward.extractors import FactExtractor
 from cim.reward.formulas import cim_reward, grc, image_similarities, qir
 from cim.reward.options import ScorerOptions
 from cim.reward.query import without_repeats
+from cim.reward.rerank import make_reranker, shortlist_size
 from cim.reward.sources import Source, SourceEmbeddingCache
 from cim.wire import CaptionScore
 
@@ -34,6 +38,9 @@ class CIMScorer:
     A source is a gallery id (str), an image file (pathlib.Path) or a PIL image. In "clean" mode
     (default) a source's own gallery item is never retrieved; "official" reproduces the release,
     which looks the source up by gallery row and does not exclude it.
+
+    `extractor` replaces the fact extractor `options.extractor` names (e.g. one built with other generation
+    settings); its `spec` must be that name.
     """
 
     def __init__(
@@ -43,6 +50,7 @@ class CIMScorer:
         *,
         text_encoder: TextEncoder | None = None,
         image_encoder: ImageEncoder | None = None,
+        extractor: FactExtractor | None = None,
         device: str | None = None,
     ) -> None:
         self.gallery = gallery if isinstance(gallery, Gallery) else Gallery.load(gallery)
@@ -63,10 +71,16 @@ class CIMScorer:
             cache_key=f"{retrieval}-{manifest.content_hash}",
         )  # fmt: skip
         self._image_mean = self._gallery_image_mean() if self.options.center_images else None
+        if extractor is not None and extractor.spec != self.options.extractor:
+            raise OptionError(f"the extractor given is {extractor.spec!r} but option 'extractor' is {self.options.extractor!r}")
+        self.reranker = make_reranker(self.options, self.gallery, device=device, extractor=extractor)
+
+    def _retrievable(self) -> int:
+        """Rows one caption can retrieve: all but its own item in clean mode."""
+        return len(self.gallery) - (1 if self.options.mode == "clean" else 0)
 
     def _check_k(self, k: int) -> None:
-        mode = self.options.mode
-        limit = len(self.gallery) - (1 if mode == "clean" else 0)
+        mode, limit = self.options.mode, self._retrievable()
         if k > limit:
             raise InputError(f"k={k} is larger than the {limit} gallery items a caption can retrieve in {mode} mode")
 
@@ -144,17 +158,37 @@ class CIMScorer:
         """Score each caption against its source; one encoder pass and one search per call."""
         if len(captions) != len(sources):
             raise InputError(f"{len(captions)} captions but {len(sources)} sources")
-        return self.score_encoded(self.encode(captions), sources)
+        return self.score_encoded(self.encode(captions), sources, captions)
 
-    def score_encoded(self, text: TextEmbedding, sources: Sequence[Source]) -> list[CaptionScore]:
-        """Score captions already embedded by `encode` (so callers that also need the vectors encode once)."""
+    def _retrieve(
+        self, text: TextEmbedding, exclude: torch.Tensor, captions: Sequence[str] | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cosines, rows), both (b, k): the top k by cosine, or by the re-ranker's relevance over a shortlist."""
+        k = self.options.k
+        if self.reranker is None:
+            return self.index.search(text.vectors, k, exclude)
+        if captions is None or len(captions) != len(text.vectors):
+            raise InputError("re-ranking needs the captions' texts: pass them to score_encoded(text, sources, captions)")
+        cosines, rows = self.index.search(text.vectors, shortlist_size(self.options, self._retrievable()), exclude)  # (b, K')
+        relevance = self.reranker.relevance(captions, cosines, rows)  # (b, K') float64
+        # Most relevant first; among equal relevance the lower gallery row (a stable sort of row-ordered positions).
+        by_row = rows.argsort(dim=1, stable=True)  # (b, K') shortlist positions in row order
+        by_relevance = relevance.gather(1, by_row).argsort(dim=1, descending=True, stable=True)
+        picked = by_row.gather(1, by_relevance[:, :k])  # (b, k) shortlist positions
+        return cosines.gather(1, picked), rows.gather(1, picked)
+
+    def score_encoded(
+        self, text: TextEmbedding, sources: Sequence[Source], captions: Sequence[str] | None = None
+    ) -> list[CaptionScore]:
+        """Score captions already embedded by `encode` (so callers that also need the vectors encode once).
+        A re-ranker also needs the captions' texts, row-aligned with `text`."""
         if len(text.vectors) != len(sources):
             raise InputError(f"{len(text.vectors)} captions but {len(sources)} sources")
         if not len(sources):
             return []
         k = self.options.k
         source_vectors, exclude = self._resolve_sources(sources)
-        text_sims, rows = self.index.search(text.vectors, k, exclude)  # (b, k) each
+        text_sims, rows = self._retrieve(text, exclude, captions)  # (b, k) each
         retrieved = torch.from_numpy(np.asarray(self.gallery.image_emb[rows.flatten().numpy()], dtype=np.float32))
         retrieved = self._image_space(retrieved.view(len(sources), k, -1))  # (b, k, d)
         source_vectors = self._image_space(source_vectors)
