@@ -37,12 +37,11 @@ def test_a_deduplicated_query_cannot_be_moved_by_repetition(built_gallery):
 
 
 def test_guard_rewards_follow_their_formulas():
-    options = GRPOOptions(repetition_penalty=0.5, repetition_ngram=2, overlong_buffer=4, max_completion_length=10)
-    (repetition, overlong), weights = guard_rewards(options)
+    (repetition, overlong), weights = guard_rewards(0.5, 2, 4, 10)
     assert weights == [1.0, 1.0]
     assert repetition(completion_ids=[[1, 2, 3, 4], [5, 5, 5, 5, 5]]) == [0.0, pytest.approx(-0.5 * 0.75)]
     assert overlong(completion_ids=[[1] * 6, [1] * 8, [1] * 10, [1] * 11]) == pytest.approx([0.0, -0.5, -1.0, -1.0])
-    assert guard_rewards(GRPOOptions()) == ([], [])
+    assert guard_rewards() == ([], [])
     with pytest.raises(OptionError, match="overlong_buffer=64 must be below max_completion_length=64"):
         GRPOOptions.parse({"overlong_buffer": 64, "max_completion_length": 64})
     with pytest.raises(OptionError, match="repetition_penalty': Input should be greater than or equal to 0"):

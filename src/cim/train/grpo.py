@@ -137,7 +137,9 @@ def make_grpo_trainer(
             f"{path}: the processor is {type(processor).__name__}, not a vision-language processor"
         )
     policy = load_policy_for_training(path, options.freeze_vision)
-    guards, guard_weights = guard_rewards(options)
+    guards, guard_weights = guard_rewards(
+        options.repetition_penalty, options.repetition_ngram, options.overlong_buffer, options.max_completion_length
+    )
     rewards = [*cim_reward_functions(scorer, options.components, options.empty_reward), *guards]
     weights = [*cim_reward_weights(scorer, options.components), *guard_weights]
     if "scene_id" in dataset.column_names:  # shapes prompts: log fact precision / recall, reward unchanged

@@ -12,19 +12,17 @@ settings (see GRPOOptions). The query-side guard, dropping repeated sentences, i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from cim.train.grpo import GRPOOptions
 
 
-def guard_rewards(options: GRPOOptions) -> tuple[list[Callable[..., list[float]]], list[float]]:
-    """The guard reward functions the options switch on, with their TRL reward weights (1 each)."""
+def guard_rewards(
+    repetition_penalty: float = 0.0, repetition_ngram: int = 3, overlong_buffer: int = 0, max_completion_length: int = 64
+) -> tuple[list[Callable[..., list[float]]], list[float]]:
+    """The guard reward functions these settings switch on (see GRPOOptions), with their TRL weights (1 each)."""
     from trl.rewards import get_repetition_penalty_reward, get_soft_overlong_punishment
 
     functions: list[Callable[..., list[float]]] = []
-    if options.repetition_penalty > 0:
-        functions.append(get_repetition_penalty_reward(options.repetition_ngram, -options.repetition_penalty))
-    if options.overlong_buffer > 0:
-        functions.append(get_soft_overlong_punishment(options.max_completion_length, options.overlong_buffer))
+    if repetition_penalty > 0:
+        functions.append(get_repetition_penalty_reward(repetition_ngram, -repetition_penalty))
+    if overlong_buffer > 0:
+        functions.append(get_soft_overlong_punishment(max_completion_length, overlong_buffer))
     return functions, [1.0] * len(functions)
