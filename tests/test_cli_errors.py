@@ -42,6 +42,8 @@ def bad_choices(built_gallery, tmp_path) -> list[tuple[list[str], str]]:
         (["gallery", "import", "--text-emb", str(tmp_path / "t.pt"), "--image-emb", str(tmp_path / "i.pt"),
           "--captions", str(captions), "--out", str(tmp_path / "g5")], "t.pt"),
         (["gallery", "info", str(tmp_path)], "not a gallery folder"),
+        (["gallery", "reembed", str(tmp_path), "--text-encoder", "minilm", "--out", str(tmp_path / "g6")], "not a gallery folder"),
+        (["encoder", "finetune", "--gallery", gallery, "--out", str(tmp_path / "f1")], "fewer than --min-captions 200"),
         (["train", "grpo", "--out", str(tmp_path / "r1"), "--set", "reward.mode=strict"], "recipe key 'reward.mode'"),
         (["train", "sft", "--out", str(tmp_path / "r2"), "--set", "sft.lr_scheduler=warp"], "recipe key 'sft.lr_scheduler'"),
         (["shapes", "export", "--out", str(tmp_path / "e"), "--level", "everything"], "unknown caption level 'everything'; valid:"),

@@ -15,6 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "wire": set(),
     "index": {"encoders"},
     "gallery": {"encoders", "shapes"},
+    "adapt": {"encoders", "gallery"},
     "reward": {"encoders", "gallery", "index", "shapes", "wire"},
     "eval": {"reward", "gallery", "index", "shapes", "wire"},
     "integrations": {"reward", "wire", "eval"},

@@ -81,7 +81,9 @@ app = CimTyper(help="Cross-modal Identity Mapping: retrieval-based caption rewar
 gallery_app = CimTyper(help="Build, import and inspect galleries.", no_args_is_help=True)
 shapes_app = CimTyper(help="The embedded shapes world.", no_args_is_help=True)
 train_app = CimTyper(help="Train captioners with the CIM reward (GRPO through TRL).", no_args_is_help=True)
+encoder_app = CimTyper(help="Adapt a gallery's text encoder to the gallery (hard-negative fine-tuning).", no_args_is_help=True)
 app.add_typer(gallery_app, name="gallery")
+app.add_typer(encoder_app, name="encoder")
 app.add_typer(shapes_app, name="shapes")
 app.add_typer(train_app, name="train")
 console = Console(stderr=True)
@@ -106,6 +108,7 @@ def _quiet_libraries() -> None:
     logging.set_verbosity_error()
 
 
+DEVICE_HELP = "cpu, cuda … (default: cuda if available)."
 GALLERY_HELP = "Gallery folder, or a cached shapes gallery name such as shapes-5000 (built on first use); default shapes-20000."
 
 
@@ -194,6 +197,22 @@ def gallery_info(path: Path = typer.Argument(..., help="Gallery folder."), verif
     out_console.print_json(Gallery.load(path, verify=verify).manifest.model_dump_json())
 
 
+@gallery_app.command("reembed")
+def gallery_reembed(
+    path: Path = typer.Argument(..., help="Gallery folder to copy."),
+    text_encoder: str = typer.Option(..., help="Text encoder spec for the captions, e.g. sbert:runs/encoder (a `cim encoder finetune` output)."),
+    out: Path = typer.Option(..., "--out", help="Folder of the re-embedded copy (not the gallery)."),
+    device: str | None = typer.Option(None, help=DEVICE_HELP),
+) -> None:
+    """Copy a gallery with its captions embedded by another text encoder (ids, images and image embeddings kept)."""
+    from cim.gallery.reembed import reembed_gallery
+
+    _quiet_libraries()
+    with build_progress() as report:
+        manifest = reembed_gallery(path, out, text_encoder, device=device, progress=lambda done, total: report("embedding captions", done, total))
+    out_console.print(f"gallery: {out} ({manifest.count} items, text encoder {manifest.text_encoder.spec}, content hash {manifest.content_hash[:12]})")
+
+
 def summary_table(summaries: dict[str, dict]) -> Table:
     table = Table("captions", "rows", "errors", "reward ± se", "QIR ± se", "GRC ± se", "tokens", "cut")
     for name, s in summaries.items():
@@ -211,9 +230,6 @@ def make_scorer(gallery: str | None, reward: ScorerOptions, device: str | None) 
 
     _quiet_libraries()
     return CIMScorer(open_gallery(gallery), reward, device=device)
-
-
-DEVICE_HELP = "cpu, cuda … (default: cuda if available)."
 
 
 @app.command("score")
@@ -334,6 +350,79 @@ def train_sft(
     from cim.train.run import run_sft
 
     _train(lambda: run_sft(load_recipe(recipe, overrides, SFTRecipe), out, resume=resume))
+
+
+def validation_table(result: dict) -> Table:
+    """Held-out metrics of `cim encoder finetune`, before and after."""
+
+    def cells(value: Callable[[dict], float | None]) -> list[str]:
+        return ["—" if value(result[when]) is None else f"{value(result[when]):.3f}" for when in ("before", "after")]
+
+    table = Table("held-out metric", "before", "after")
+    table.add_row("triplet accuracy, all kinds", *cells(lambda m: m["triplet_accuracy"]))
+    for kind, scores in result["before"]["by_kind"].items():
+        table.add_row(f"  {kind} triplets (n={scores['n']})", *cells(lambda m, k=kind: m["by_kind"][k]["accuracy"]))
+    for label, key in (("twin cosine, gallery phrasing", "twin_cosine"), ("twin cosine, held-out phrasing", "heldout_twin_cosine"),
+                       ("paraphrase recall@1", "paraphrase_recall_at_1")):  # fmt: skip
+        table.add_row(label, *cells(lambda m, k=key: m[k]))
+    return table
+
+
+@encoder_app.command("finetune")
+def encoder_finetune(
+    out: Path = typer.Option(..., "--out", help="Model folder to write (a sentence-transformers model, usable as sbert:OUT); a rerun resumes."),
+    gallery: str | None = typer.Option(None, help=GALLERY_HELP),
+    base: str | None = typer.Option(None, help="Encoder to start from: minilm or sbert:<folder> (default: the gallery's text encoder)."),
+    max_steps: int | None = typer.Option(None, help="Optimiser steps (default: --epochs passes over the triplets)."),
+    epochs: float = typer.Option(1.0, help="Passes over the training triplets when --max-steps is not given."),
+    batch_size: int = typer.Option(32, help="Triplets per step; the other captions of a batch are negatives too."),
+    lr: float = typer.Option(2e-5, help="Peak learning rate (linear warm-up over 10% of the steps, then linear decay)."),
+    max_seq_length: int | None = typer.Option(None, help="Token limit while training (default: the base's); the saved model keeps the base's."),
+    triplets_per_caption: int = typer.Option(1, help="Triplets drawn per training caption."),
+    val_fraction: float = typer.Option(0.1, help="Share of distinct captions held out for validation (at most 500)."),
+    save_steps: int = typer.Option(100, help="Checkpoint every N steps in OUT/checkpoints (the unit of resume)."),
+    seed: int = typer.Option(0, help="Seed of the split, the triplets and the trainer."),
+    min_captions: int = typer.Option(200, help="Refuse galleries with fewer distinct captions than this."),
+    reembed: Path | None = typer.Option(None, help="Also write a copy of the gallery re-embedded with the fine-tuned encoder here."),
+    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if available)."),
+    threads: int | None = typer.Option(None, help="Torch threads (default: one per core; on busy shared cores 1 can be much faster)."),
+) -> None:
+    """Fine-tune the gallery's text encoder on its own captions with automatic hard negatives.
+
+    Triplets: a caption, a paraphrase (converse relations, shuffled sentences) and a hard negative (relation
+    arguments swapped, attributes or objects traded, words shuffled), trained with sentence-transformers'
+    MultipleNegativesRankingLoss. Validation uses held-out captions rewritten in relation phrasings that training
+    never sees; the before/after figures go to OUT/validation.json and, as JSON, to the last line of output.
+    """
+    from cim.adapt.finetune import FinetuneConfig, check_out, finetune_encoder
+    from cim.errors import InputError, check_positive
+
+    config = FinetuneConfig(base=base, max_steps=max_steps, epochs=epochs, batch_size=batch_size, learning_rate=lr,
+                            max_seq_length=max_seq_length, triplets_per_caption=triplets_per_caption,
+                            val_fraction=val_fraction, save_steps=save_steps, seed=seed, min_captions=min_captions,
+                            device=device)  # fmt: skip
+    if threads is not None:
+        check_positive("threads", threads)
+    check_out(out)
+    if reembed is not None and (reembed / "manifest.json").is_file():
+        raise InputError("--reembed: a finished gallery is already here; choose another folder or delete it", source=str(reembed))
+    _quiet_libraries()
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    folder = open_gallery(gallery)
+    result = finetune_encoder(folder, out, config, report=lambda what: console.print(f"[bold]▶ {what}[/bold]"))
+    out_console.print(validation_table(result))
+    out_console.print(f"model: {out} (use as --text-encoder {result['model']})")
+    if reembed is not None:
+        from cim.gallery.reembed import reembed_gallery
+
+        with build_progress() as report:
+            manifest = reembed_gallery(folder, reembed, result["model"], device=device,
+                                       progress=lambda done, total: report("re-embedding captions", done, total))  # fmt: skip
+        out_console.print(f"re-embedded gallery: {reembed} ({manifest.count} items)")
+    out_console.print(json.dumps(result["headline"]), soft_wrap=True, highlight=False, markup=False)
 
 
 @shapes_app.command("export")
