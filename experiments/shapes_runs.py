@@ -32,7 +32,7 @@ WORK = Path("runs/experiments")
 RESULTS = Path(__file__).parent / "results"
 TABLE_METRICS = (
     "object_precision", "object_recall", "object_f1", "attribute_precision", "attribute_recall", "attribute_f1",
-    "relation_precision", "relation_recall", "relation_f1", "relation_qa", "relation_qa_paper", "reward", "qir", "grc", "tokens",
+    "relation_precision", "relation_recall", "relation_f1", "all_f1", "relation_qa", "relation_qa_paper", "reward", "qir", "grc", "tokens",
     "repetition",
 )  # fmt: skip
 _START = time.perf_counter()
