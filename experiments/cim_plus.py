@@ -75,6 +75,8 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "grid2+tuples-0.3": ("shapes-20000-grid2", TUPLES | {"rerank_weight": 0.3}),
     "grid2+tuples-0.5": ("shapes-20000-grid2", TUPLES | {"rerank_weight": 0.5}),
     "grid2+tuples-0.7": ("shapes-20000-grid2", TUPLES | {"rerank_weight": 0.7}),
+    "grid2+tuples-0.5-K100": ("shapes-20000-grid2", TUPLES | {"rerank_weight": 0.5, "shortlist": 100}),
+    "grid2+tuples-0.7-K100": ("shapes-20000-grid2", TUPLES | {"rerank_weight": 0.7, "shortlist": 100}),
 }
 """Each candidate: the gallery (global or 2×2-grid image features) and its reward options (ScorerOptions
 fields). Re-ranking changes what is retrieved; only features that keep layout (grid2) can then tell the

@@ -127,3 +127,15 @@ def test_builtin_recipes_by_name_and_unknown_names_list_them():
     assert lossy.level == "lossy" and lossy.sft.freeze_vision and lossy.caption_epochs == 2
     with pytest.raises(InputError, match=r"recipe file not found \(built-in recipes: .*shapes-tiny-lossy"):
         load_recipe("shapes-huge")
+
+
+def test_the_cim_plus_recipe_is_what_was_chosen_on_val():
+    from pathlib import Path
+
+    val = json.loads((Path(__file__).parent.parent / "experiments" / "results" / "cim_plus.json").read_text())["val"]
+    chosen = val["candidates"][val["chosen"]]
+    plus, paper = load_recipe("shapes-tiny-plus"), load_recipe("shapes-tiny")
+    assert plus.gallery == chosen["gallery"]
+    assert plus.reward == paper.reward.replace(**chosen["options"])
+    assert (plus.grpo.kl_beta, plus.grpo.mask_truncated_completions) == (0.001, True)
+    assert plus.grpo.replace(kl_beta=0.0, mask_truncated_completions=False) == paper.grpo
