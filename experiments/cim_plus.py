@@ -252,27 +252,30 @@ def main() -> None:
                         help="VAL candidates to measure (CIM, the paper's reward, must be among them)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    result = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    headline = result.get("headline", {"experiment": "cim_plus"})
+    stored = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    part: dict[str, Any] = {}
+    headline: dict[str, Any] = {}
     if args.part == "val":
-        result["val"] = run_val(args.scenes, args.group, args.seed, args.candidates)
-        headline["val_twin"] = val_headline(result["val"])
+        part["val"] = run_val(args.scenes, args.group, args.seed, args.candidates)
+        headline["val_twin"] = val_headline(part["val"])
     elif args.part == "train":
-        if "val" not in result:
+        if "val" not in stored:
             raise SystemExit(f"run --part val first: {args.out} has no VAL choice")
-        summary, per_seed = run_train(args.seeds, result["val"])
-        result["train"] = {"summary": summary, "per_seed": per_seed, "cim_plus_overrides": cim_plus_overrides(result["val"])}
+        summary, per_seed = run_train(args.seeds, stored["val"])
+        part["train"] = {"summary": summary, "per_seed": per_seed, "cim_plus_overrides": cim_plus_overrides(stored["val"])}
         headline["arms"] = {arm: {m: summary[arm][m] for m in HEADLINE_METRICS} for arm in ARMS}
+        headline["seeds"] = args.seeds
     else:
         from shapes_runs import run_arms
 
         run_arms("cim_plus_guards", GUARDS | {"none": ()}, [0], "one guard at a time on the paper's reward (seed 0)")
         headline["guards"] = json.loads((RESULTS.parent / "cim_plus_guards.json").read_text())["headline"]["table"]
-    result["headline"] = headline
+    # Parts may run at the same time (each in its own process): merge into the file as it is now.
+    result = (json.loads(args.out.read_text()) if args.out.is_file() else {}) | part
+    result["headline"] = result.get("headline", {"experiment": "cim_plus"}) | headline
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(headline))
-
+    print(json.dumps(result["headline"]))
 
 if __name__ == "__main__":
     main()

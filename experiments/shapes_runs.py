@@ -65,8 +65,8 @@ def grpo_run(recipe: GRPORecipe, label: str) -> Path:
 
 
 def test_captions(model: Path) -> Path:
-    """Greedy SHAPES-500 captions of a model, beside it."""
-    return write_split_captions(model, "test", model.parent / "shapes-500.jsonl")
+    """Greedy SHAPES-500 captions of a model, beside it (with the tiny recipe's policy threads)."""
+    return write_split_captions(model, "test", model.parent / "shapes-500.jsonl", threads=load_recipe("shapes-tiny").grpo.threads)
 
 
 def evaluate_models(models: dict[str, Path], scorer: CIMScorer) -> dict[str, dict[str, float]]:

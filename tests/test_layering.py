@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "cim"
-FOUNDATION = {"errors", "io", "paths", "options", "images"}
+FOUNDATION = {"errors", "io", "paths", "options", "images", "progress", "threads"}
 """Modules at the bottom: any module may import them; they import only each other (and `cim` itself)."""
 ALLOWED: dict[str, set[str]] = {
     "shapes": set(),

@@ -94,7 +94,7 @@ def run_demo(
     say("captioning SHAPES-500 with both captioners")
     files = [
         write_split_captions(model, "test", workdir / "captions" / f"{name}.jsonl", test_scenes, recipe.image_size,
-                             recipe.reward_image_size)
+                             recipe.reward_image_size, recipe.grpo.threads)
         for name, model in (("base", base), ("cim", trained))
     ]
     evaluation = evaluate(files, scorer, split="test")

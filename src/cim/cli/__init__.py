@@ -15,11 +15,10 @@ from cim.cli.common import (
     GALLERY_HELP,
     CimTyper,
     _quiet_libraries,
-    build_progress,
     console,
     open_gallery,
     out_console,
-    progress_bar,
+    progress_reporter,
     reward_options,
 )
 from cim.cli.galleries import encoder_app, gallery_app
@@ -70,11 +69,16 @@ def score(
 
     check_output_path(captions, out)
     scorer = make_scorer(gallery, reward, device)
-    with progress_bar("scoring") as bar:
-        task = bar.task_ids[0]
-        if captions.is_file():
-            bar.update(task, total=sum(1 for line in captions.open("rb") if line.strip()))
-        summary = score_file(scorer, captions, out, batch_size, resume, lambda n: bar.advance(task, n))
+    total = sum(1 for line in captions.open("rb") if line.strip()) if captions.is_file() else None
+    done = 0
+    with progress_reporter() as report:
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            report("scoring", done, total)
+
+        summary = score_file(scorer, captions, out, batch_size, resume, advance)
     out_console.print(summary_table({captions.name: summary}))
     if summary["errors"]:
         console.print(f"[yellow]{summary['errors']} rows had errors; see the 'error' field in {out}[/yellow]")
@@ -210,7 +214,7 @@ def demo(
     from cim.demo import run_demo
 
     _quiet_libraries()
-    with build_progress() as report:
+    with progress_reporter() as report:
         result = run_demo(workdir, overrides, base_overrides, test_scenes,
                           lambda what: console.print(f"[bold]▶ {what}[/bold]"), report, recipe)  # fmt: skip
     out_console.print(summary_table(result["levels"]["summaries"]))

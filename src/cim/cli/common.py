@@ -21,6 +21,7 @@ from rich.progress import (
 )
 
 from cim.errors import CIMError
+from cim.progress import ProgressLines
 from cim.reward.options import ScorerOptions
 
 
@@ -82,13 +83,6 @@ def progress_columns() -> list:
     return [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
 
 
-@contextmanager
-def progress_bar(description: str) -> Iterator[Progress]:
-    with Progress(*progress_columns(), console=console) as bar:
-        bar.add_task(description, total=None)
-        yield bar
-
-
 def _quiet_libraries() -> None:
     from transformers.utils import logging
 
@@ -101,14 +95,18 @@ GALLERY_HELP = "Gallery folder, or a cached shapes gallery name such as shapes-5
 
 
 @contextmanager
-def build_progress() -> Iterator[Callable[[str, int, int], None]]:
-    """A (stage, done, total) callback for gallery builds; its bar appears only once a build reports."""
+def progress_reporter() -> Iterator[Callable[[str, int, int | None], None]]:
+    """A (stage, done, total) callback for long work: a live bar on a terminal, which appears once something
+    reports; plain lines (`cim.progress`) where stderr is a log file or a pipe."""
+    if not console.is_terminal:
+        yield ProgressLines()
+        return
     bar = Progress(*progress_columns(), console=console)
-    task = bar.add_task("gallery", total=None, visible=False)
+    task = bar.add_task("", total=None, visible=False)
 
-    def report(what: str, done: int, total: int) -> None:
+    def report(stage: str, done: int, total: int | None = None) -> None:
         bar.start()
-        bar.update(task, description=what, completed=done, total=total, visible=True)
+        bar.update(task, description=stage, completed=done, total=total, visible=True)
 
     try:
         yield report
@@ -121,7 +119,7 @@ def open_gallery(name_or_path: str | None) -> Path:
     """The folder a --gallery value stands for, building a named shapes gallery (with a progress bar) if needed."""
     from cim.gallery.named import resolve_gallery
 
-    with build_progress() as report:
+    with progress_reporter() as report:
         return resolve_gallery(name_or_path, report)
 
 

@@ -14,11 +14,11 @@ from cim.cli.common import (
     GALLERY_HELP,
     CimTyper,
     _quiet_libraries,
-    build_progress,
     console,
     fail,
     open_gallery,
     out_console,
+    progress_reporter,
 )
 
 gallery_app = CimTyper(help="Build, import and inspect galleries.", no_args_is_help=True)
@@ -54,7 +54,7 @@ def gallery_build(
         item_list, source = read_items(items), {"kind": "items", "file": str(items)}
     config = BuildConfig(text_encoder, image_encoder, pooling, image_size, chunk_size, device=device, num_workers=workers,
                          skip_bad_items=skip_bad_items, max_image_pixels=max_image_pixels)
-    with build_progress() as report:
+    with progress_reporter() as report:
         manifest = build_gallery(item_list, out, config, source, lambda done, total: report("embedding", done, total))
     if manifest is not None:
         out_console.print(f"gallery: {out} ({manifest.count} items, content hash {manifest.content_hash[:12]})")
@@ -96,7 +96,7 @@ def gallery_reembed(
     from cim.gallery.reembed import reembed_gallery
 
     _quiet_libraries()
-    with build_progress() as report:
+    with progress_reporter() as report:
         manifest = reembed_gallery(path, out, text_encoder, device=device, progress=lambda done, total: report("embedding captions", done, total))
     out_console.print(f"gallery: {out} ({manifest.count} items, text encoder {manifest.text_encoder.spec}, content hash {manifest.content_hash[:12]})")
 
@@ -167,7 +167,7 @@ def encoder_finetune(
     if reembed is not None:
         from cim.gallery.reembed import reembed_gallery
 
-        with build_progress() as report:
+        with progress_reporter() as report:
             manifest = reembed_gallery(folder, reembed, result["model"], device=device,
                                        progress=lambda done, total: report("re-embedding captions", done, total))  # fmt: skip
         out_console.print(f"re-embedded gallery: {reembed} ({manifest.count} items)")

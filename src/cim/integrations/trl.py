@@ -26,6 +26,7 @@ from cim.eval.text_stats import repetition_rate
 from cim.reward.empty import score_nonempty
 from cim.reward.scorer import CIMScorer
 from cim.reward.sources import Source, source_key
+from cim.threads import torch_threads
 from cim.wire import CaptionScore
 
 COMPONENTS: tuple[str, ...] = ("grc", "qir")
@@ -114,8 +115,9 @@ def _key(captions: Sequence[str], sources: Sequence[Source]) -> tuple:
 class SharedCIMScores:
     """Scores each batch once with the scorer; remembers the last `capacity` batches."""
 
-    def __init__(self, scorer: CIMScorer, empty_reward: float = 0.0, capacity: int = 4) -> None:
+    def __init__(self, scorer: CIMScorer, empty_reward: float = 0.0, capacity: int = 4, threads: int | None = None) -> None:
         self.scorer = scorer
+        self.threads = threads  # torch threads while scoring (None: the trainer's)
         self.empty_reward = float(empty_reward)
         self.capacity = capacity
         self.calls = 0  # batches actually scored (cache misses)
@@ -129,7 +131,8 @@ class SharedCIMScores:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        result = score_nonempty(captions, lambda rows: self.scorer.score([captions[i] for i in rows], [sources[i] for i in rows]))
+        with torch_threads(self.threads):
+            result = score_nonempty(captions, lambda rows: self.scorer.score([captions[i] for i in rows], [sources[i] for i in rows]))
         scored = [score for score in result if score is not None]
         self.calls += 1
         self._cache[key] = result
@@ -166,17 +169,18 @@ class CIMRewardFunction:
 
 
 def cim_reward_functions(
-    scorer: CIMScorer, components: Sequence[str] = COMPONENTS, empty_reward: float = 0.0
+    scorer: CIMScorer, components: Sequence[str] = COMPONENTS, empty_reward: float = 0.0, threads: int | None = None
 ) -> list[Callable[..., list[float]]]:
     """TRL reward functions, one per component (default [cim_grc, cim_qir]), sharing one scoring per batch.
 
-    An empty caption gets `empty_reward` for every component instead of being scored.
+    An empty caption gets `empty_reward` for every component instead of being scored; `threads` torch threads
+    score each batch (None: the trainer's).
     """
     if not components:
         raise InputError(f"give at least one reward component; valid: {', '.join(COMPONENTS)}")
     if len(set(components)) != len(components):
         raise InputError(f"reward components repeat: {list(components)}")
-    shared = SharedCIMScores(scorer, empty_reward)
+    shared = SharedCIMScores(scorer, empty_reward, threads=threads)
     return [CIMRewardFunction(shared, component) for component in components]
 
 

@@ -12,7 +12,7 @@ from cim.integrations.trl import COMPONENTS, cim_reward_functions, cim_reward_we
 from cim.options import Options
 from cim.reward.scorer import CIMScorer
 from cim.train.guards import guard_rewards
-from cim.train.trainer_args import Scheduler, common_trainer_args
+from cim.train.trainer_args import Scheduler, common_trainer_args, progress_lines_off_terminal
 
 
 class GRPOOptions(Options):
@@ -43,6 +43,8 @@ class GRPOOptions(Options):
     save_steps: int = Field(0, ge=0)
     gradient_checkpointing: bool = False  # TRL defaults to True; it only costs time on small models
     freeze_vision: bool = False  # train the language model only (see cim.train.policy.freeze_vision_encoder)
+    threads: int | None = Field(None, ge=1)  # torch threads of generation and update (None: torch's, one per core)
+    reward_threads: int | None = Field(None, ge=1)  # torch threads of the in-process scorer (None: as the policy's)
     # guards (cim.train.guards): all off by default
     repetition_penalty: float = Field(0.0, ge=0)  # p of the n-gram repetition penalty −p·(1 − distinct/total); 0: off
     repetition_ngram: int = Field(3, ge=1)  # n of that penalty (token n-grams)
@@ -140,16 +142,18 @@ def make_grpo_trainer(
     guards, guard_weights = guard_rewards(
         options.repetition_penalty, options.repetition_ngram, options.overlong_buffer, options.max_completion_length
     )
-    rewards = [*cim_reward_functions(scorer, options.components, options.empty_reward), *guards]
+    rewards = [*cim_reward_functions(scorer, options.components, options.empty_reward, options.reward_threads), *guards]
     weights = [*cim_reward_weights(scorer, options.components), *guard_weights]
     if "scene_id" in dataset.column_names:  # shapes prompts: log fact precision / recall, reward unchanged
         from cim.train.monitor import ShapesMonitor
 
         rewards, weights = [*rewards, ShapesMonitor()], [*weights, 0.0]
-    return GRPOTrainer(
+    trainer = GRPOTrainer(
         model=policy,
         reward_funcs=rewards,
         args=grpo_config(out_dir, options, weights),
         train_dataset=dataset,
         processing_class=processor,
     )
+    progress_lines_off_terminal(trainer, "GRPO steps")
+    return trainer

@@ -16,6 +16,7 @@ from cim.errors import EncoderMismatchError, InputError
 from cim.gallery.named import resolve_gallery
 from cim.io import atomic_write, write_json
 from cim.reward.scorer import CIMScorer
+from cim.threads import torch_threads
 from cim.train.recipe import GRPORecipe, Recipe, SFTRecipe
 
 SHAPES_TRAIN_DATA = {"shapes": "train", "shapes-gallery": "gallery"}
@@ -90,7 +91,8 @@ def run_grpo(recipe: GRPORecipe, out: str | Path, resume: bool = False, device: 
     else:
         dataset = jsonl_grpo_dataset(recipe.train_data)
     trainer = make_grpo_trainer(model_dir, dataset, scorer, out / CHECKPOINTS, recipe.grpo)
-    trainer.train(resume_from_checkpoint=last_checkpoint(out / CHECKPOINTS) if resume else None)
+    with torch_threads(recipe.grpo.threads):
+        trainer.train(resume_from_checkpoint=last_checkpoint(out / CHECKPOINTS) if resume else None)
     trainer.save_model(str(out / FINAL))
     trainer.processing_class.save_pretrained(out / FINAL)
     _write_log(out, trainer.state.log_history)

@@ -9,7 +9,8 @@ from pydantic import Field
 
 from cim.errors import InputError
 from cim.options import Options
-from cim.train.trainer_args import Scheduler, common_trainer_args
+from cim.threads import torch_threads
+from cim.train.trainer_args import Scheduler, common_trainer_args, progress_lines_off_terminal
 
 
 class SFTOptions(Options):
@@ -25,7 +26,7 @@ class SFTOptions(Options):
     seed: int = 0
     logging_steps: int = Field(25, ge=1)
     save_steps: int = Field(0, ge=0)  # checkpoint every N steps (0: none); a run resumes from its last checkpoint
-    threads: int | None = Field(None, ge=1)
+    threads: int | None = Field(None, ge=1)  # torch threads of the update (None: torch's, one per core)
     gradient_checkpointing: bool = False  # TRL defaults to True; it only costs time on small models
     freeze_vision: bool = False  # train the language model only (see cim.train.policy.freeze_vision_encoder)
 
@@ -71,7 +72,6 @@ def train_sft(
     `options.save_steps`). Returns `out_dir`, an HF model folder with the processor beside the weights; the trainer's log
     history is in `trainer_state.json` there.
     """
-    import torch
     from transformers import AutoProcessor
     from trl import SFTTrainer
 
@@ -81,8 +81,6 @@ def train_sft(
     missing = {"prompt", "completion", "image"} - set(dataset.column_names)
     if missing:
         raise InputError(f"SFT dataset lacks columns {sorted(missing)}; it has {dataset.column_names}")
-    if options.threads:
-        torch.set_num_threads(options.threads)
     out = Path(out_dir)
     model = load_policy_for_training(model_dir, options.freeze_vision)
     processor = AutoProcessor.from_pretrained(model_dir)
@@ -90,7 +88,9 @@ def train_sft(
     trainer = SFTTrainer(
         model=model, args=sft_config(checkpoints, options), train_dataset=dataset, processing_class=processor
     )
-    trainer.train(resume_from_checkpoint=last_checkpoint(checkpoints) if resume else None)
+    progress_lines_off_terminal(trainer, "SFT steps")
+    with torch_threads(options.threads):
+        trainer.train(resume_from_checkpoint=last_checkpoint(checkpoints) if resume else None)
     trainer.save_model(str(out))
     trainer.state.save_to_json(str(out / "trainer_state.json"))
     processor.save_pretrained(out)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cim.io import atomic_write, read_jsonl
+from cim.threads import torch_threads
 from cim.train.recipe import GRPORecipe, SFTRecipe, load_recipe
 from cim.train.run import FINAL, run_grpo, run_sft
 
@@ -75,10 +76,12 @@ def default_base_captioner(overrides: Sequence[str] = ()) -> Path:
 
 
 def write_split_captions(
-    model_dir: Path, split: str, out: Path, n: int | None = None, image_size: int = 84, reward_image_size: int = 128
+    model_dir: Path, split: str, out: Path, n: int | None = None, image_size: int = 84, reward_image_size: int = 128,
+    threads: int | None = None,
 ) -> Path:
     """Greedy captions of a shapes split as `cim eval` input: JSONL rows {"id", "caption", "image"}, the
-    image rendered at the reward's resolution beside the file (OUT/../images). Reused when complete."""
+    image rendered at the reward's resolution beside the file (OUT/../images), generated with `threads` torch
+    threads (None: as they are). Reused when complete."""
     from cim.shapes import render_scene, split_scenes
     from cim.shapes.export import export_images
     from cim.train.captioning import generate_captions, load_policy
@@ -87,7 +90,8 @@ def write_split_captions(
     if out.is_file() and [row["id"] for _, row in read_jsonl(out)] == [s.id for s in scenes]:
         return out
     model, processor = load_policy(model_dir)
-    captions = generate_captions(model, processor, [render_scene(s, image_size) for s in scenes], max_new_tokens=160)
+    with torch_threads(threads):
+        captions = generate_captions(model, processor, [render_scene(s, image_size) for s in scenes], max_new_tokens=160)
     images = export_images(scenes, out.parent, reward_image_size)
     with atomic_write(out) as stream:
         for scene, caption, image in zip(scenes, captions, images):

@@ -23,3 +23,22 @@ def common_trainer_args(out_dir: str | Path, seed: int, logging_steps: int, grad
         "disable_tqdm": False,  # a progress bar even when the CLI quiets the libraries' logging
         "gradient_checkpointing": gradient_checkpointing,
     }
+
+
+def progress_lines_off_terminal(trainer: Any, stage: str) -> None:
+    """Where stderr is not a terminal, swap the trainer's tqdm bar for plain step lines (`cim.progress`)."""
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import ProgressCallback
+
+    from cim.progress import ProgressLines, on_terminal
+
+    if on_terminal():
+        return
+    lines = ProgressLines()
+
+    class StepLines(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            lines(stage, state.global_step, state.max_steps)
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(StepLines())
