@@ -96,20 +96,32 @@ def evaluate(
     out_json: Path | None = typer.Option(None, help="Write the full results as JSON here."),
     out_md: Path | None = typer.Option(None, help="Write the Markdown tables here."),
     device: str | None = typer.Option(None, help=DEVICE_HELP),
+    qa_questions: Path | None = typer.Option(None, help="Relation questions for the paper's LLM relation QA: SC-Captioner's JSON or our JSONL (docs/relation-qa.md); needs --qa-model."),
+    qa_model: str | None = typer.Option(None, help="Text-only causal LM (hub id or folder; the release uses Qwen/Qwen3-8B) that answers --qa-questions from each caption."),
+    qa_batch_size: int = typer.Option(16, help="Prompts per generate call of the QA model (transformers)."),
+    qa_max_new_tokens: int = typer.Option(128, help="New tokens per QA reply (the release: 128)."),
+    qa_device: str | None = typer.Option(None, help="Device of the QA model: " + DEVICE_HELP),
+    qa_backend: str = typer.Option("auto", help="auto (vLLM when installed and a GPU is present), transformers or vllm."),
     reward: ScorerOptions = ScorerOptions(),
 ) -> None:
     """Evaluate caption files: CIM metrics with bootstrap intervals, text statistics, shapes fact metrics, paired tests.
 
     Per file: reward, QIR, GRC (95% bootstrap intervals), self-retrieval rank of sources in the gallery, tokens,
     words, truncation and repetition rates; on shapes ids exact object / attribute / relation precision, recall,
-    F1 and relation-QA accuracy. Every file after the first is compared with it by a paired bootstrap.
+    F1 and relation-QA accuracy; with --qa-questions and --qa-model the paper's relation QA (relation_qa_llm:
+    an LLM answers each image's questions from the caption alone). Every file after the first is compared with
+    it by a paired bootstrap.
     """
     from cim.eval.evaluate import evaluate as run_evaluation
     from cim.eval.evaluate import to_markdown
+    from cim.eval.llm_relation_qa import setup_relation_qa
     from cim.io import write_json
 
+    relation_qa = setup_relation_qa(qa_questions, qa_model, batch_size=qa_batch_size, max_new_tokens=qa_max_new_tokens,
+                                    device=qa_device, backend=qa_backend)  # fmt: skip
     scorer = make_scorer(gallery, reward, device)
-    result = run_evaluation([*captions, *(more or [])], scorer, split=split, resamples=resamples, references=references)
+    result = run_evaluation([*captions, *(more or [])], scorer, split=split, resamples=resamples, references=references,
+                            relation_qa=relation_qa)  # fmt: skip
     markdown = to_markdown(result)
     if out_json:
         write_json(out_json, result.model_dump(mode="json"))

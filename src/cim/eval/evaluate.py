@@ -1,4 +1,5 @@
-"""`cim eval`: CIM metrics with bootstrap intervals, text statistics, shapes fact metrics, paired comparisons."""
+"""`cim eval`: CIM metrics with bootstrap intervals, text statistics, shapes fact metrics, the paper's LLM
+relation QA, paired comparisons."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from cim.errors import InputError
 from cim.eval.bootstrap import bootstrap_interval, paired_bootstrap
 from cim.eval.captions import read_eval_captions, shapes_ids
 from cim.eval.capture import capture_scores, capture_unavailable_reason, read_references
-from cim.eval.results import Comparison, Difference, Evaluation, Interval
+from cim.eval.llm_relation_qa import RelationQA, build_prompt
+from cim.eval.qa_answers import score_reply
+from cim.eval.results import Comparison, Difference, Evaluation, Interval, RelationQALLM
 from cim.eval.text_stats import repetition_rate, words
 from cim.index.rank import rank_of_rows
 from cim.reward.caption_rows import CaptionRow
@@ -25,6 +28,7 @@ FACT_METRICS = tuple(f"{kind}_{m}" for kind in ("object", "attribute", "relation
     "relation_qa_paper",
     "unread_share",
 )
+LLM_QA_METRICS = ("relation_qa_llm", "relation_qa_llm_na", "relation_qa_llm_missing")
 
 
 def caption_metrics(scorer: CIMScorer, rows: Sequence[CaptionRow], batch_size: int = 256) -> dict[str, np.ndarray]:
@@ -59,6 +63,38 @@ def shapes_metrics(rows: Sequence[CaptionRow]) -> dict[str, list[float]]:
     return {name: [score[name] for score in scores] for name in FACT_METRICS}
 
 
+def _asked(ids: Sequence[str], qa: RelationQA, source: str | None = None) -> list[int]:
+    """Positions of the ids that have questions; an InputError when none has."""
+    asked = [i for i, row_id in enumerate(ids) if row_id in qa.questions]
+    if not asked:
+        raise InputError(f"no caption id has questions in {qa.questions_file} (caption ids look like {ids[0]!r}, "
+                         f"question ids like {next(iter(qa.questions))!r})", source=source)  # fmt: skip
+    return asked
+
+
+def relation_qa_llm_metrics(
+    rows: Sequence[CaptionRow], qa: RelationQA
+) -> tuple[dict[str, np.ndarray], RelationQALLM]:
+    """The paper's relation QA of one file: columns whose means are the accuracy, n/a share and missing share
+    over all questions (each caption weighted by its number of questions; NaN without questions), and totals."""
+    asked = _asked([row.id for row in rows], qa)
+    replies = qa.answerer.replies([build_prompt(rows[i].caption, qa.questions[rows[i].id]) for i in asked])
+    truths = [[q.answer for q in qa.questions[rows[i].id]] for i in asked]
+    scores = [score_reply(reply, truth) for reply, truth in zip(replies, truths)]
+    total = sum(score.questions for score in scores)
+    per_caption = total / len(scores)
+    columns = {name: np.full(len(rows), np.nan) for name in LLM_QA_METRICS}
+    for i, score in zip(asked, scores):
+        for name, count in zip(LLM_QA_METRICS, (score.correct, score.na, score.missing)):
+            columns[name][i] = count / per_caption
+    result = RelationQALLM(
+        model=qa.model, questions_file=qa.questions_file, images=len(scores), images_without_caption=len(qa.questions) - len(scores),
+        questions=total, accuracy=sum(s.correct for s in scores) / total, yes_share=sum(s.truth_yes for s in scores) / total,
+        na_share=sum(s.na for s in scores) / total, missing_share=sum(s.missing for s in scores) / total,
+    )  # fmt: skip
+    return columns, result
+
+
 def _summary(columns: dict[str, np.ndarray], resamples: int) -> dict[str, Interval]:
     out = {}
     for name, values in columns.items():
@@ -87,11 +123,12 @@ def evaluate(
     split: str | None = None,
     resamples: int = 2000,
     references: Path | None = None,
+    relation_qa: RelationQA | None = None,
 ) -> Evaluation:
     """Metrics of each caption file; files after the first are compared with it item by item (paired bootstrap).
 
     With `references`, CAPTURE is added where capture-metric can run offline; otherwise
-    `capture_skipped` says why.
+    `capture_skipped` says why. With `relation_qa`, its model answers each captioned image's questions.
     """
     files = [Path(path) for path in captions]
     rows = [read_eval_captions(path, scorer.gallery, split) for path in files]
@@ -100,18 +137,26 @@ def evaluate(
         missing = set(ids[0]) ^ set(file_ids)
         if missing:
             raise InputError(f"ids differ from {files[0]}: e.g. {sorted(missing)[0]!r}; paired comparison needs the same ids", source=str(path))
+    if relation_qa is not None:
+        for path, file_ids in zip(files, ids):
+            _asked(file_ids, relation_qa, str(path))  # before anything runs
     reference_texts = read_references(references) if references is not None else None
     skipped = capture_unavailable_reason() if reference_texts is not None else None
     columns = []
-    for file_rows, file_ids in zip(rows, ids):
+    qa_results: dict[str, RelationQALLM] = {}
+    for path, file_rows, file_ids in zip(files, rows, ids):
         order = np.argsort(file_ids, kind="stable")  # align files by id
         metrics = caption_metrics(scorer, file_rows)
         if reference_texts is not None and skipped is None:
             capture = capture_scores({row.id: row.caption for row in file_rows}, reference_texts)
             metrics["capture"] = np.array([capture[i] for i in file_ids])
+        if relation_qa is not None:
+            qa_columns, qa_results[str(path)] = relation_qa_llm_metrics(file_rows, relation_qa)
+            metrics.update(qa_columns)
         columns.append({name: values[order] for name, values in metrics.items()})
     return Evaluation(
         reward=scorer.options, gallery=str(scorer.gallery.path), resamples=resamples, capture_skipped=skipped,
+        relation_qa_llm=qa_results or None,
         files={str(path): _summary(file_columns, resamples) for path, file_columns in zip(files, columns)},
         comparisons=[
             Comparison(baseline=str(files[0]), candidate=str(path), metrics=_compare(columns[0], file_columns, resamples))
@@ -123,7 +168,7 @@ def evaluate(
 def to_markdown(result: Evaluation) -> str:
     """Side-by-side table of means with 95% intervals, then the paired differences."""
     files = list(result.files)
-    metrics = [m for m in (*CIM_METRICS, "self_rank", *TEXT_METRICS, *FACT_METRICS, "capture") if any(m in result.files[f] for f in files)]
+    metrics = [m for m in (*CIM_METRICS, "self_rank", *TEXT_METRICS, *FACT_METRICS, "capture", *LLM_QA_METRICS) if any(m in result.files[f] for f in files)]
     lines = ["| metric | " + " | ".join(Path(f).parent.name + "/" + Path(f).name for f in files) + " |",
              "|---|" + "---|" * len(files)]
     for metric in metrics:
@@ -141,4 +186,19 @@ def to_markdown(result: Evaluation) -> str:
                 lines.append(f"| {metric} | {c.difference:+.4f} | [{c.low:+.4f}, {c.high:+.4f}] | {c.p_value:.4f} | {'yes' if c.significant else 'no'} |")
     if result.capture_skipped is not None:
         lines += ["", f"CAPTURE skipped: {result.capture_skipped}"]
+    if result.relation_qa_llm:
+        lines += ["", *_relation_qa_llm_table(result.relation_qa_llm)]
     return "\n".join(lines) + "\n"
+
+
+def _relation_qa_llm_table(results: dict[str, RelationQALLM]) -> list[str]:
+    first = next(iter(results.values()))
+    lines = [f"**relation_qa_llm** (the paper's protocol): {first.model} answered the questions of {first.questions_file}, "
+             "each image's from its caption alone; an answer counts only when it equals the ground truth (n/a and missing "
+             "answers are wrong).", "",
+             "| captions | images | without caption | questions | accuracy | yes share (truth) | n/a share | missing share |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for path, r in results.items():
+        lines.append(f"| {Path(path).parent.name}/{Path(path).name} | {r.images} | {r.images_without_caption} | {r.questions} | "
+                     f"{r.accuracy:.4f} | {r.yes_share:.4f} | {r.na_share:.4f} | {r.missing_share:.4f} |")  # fmt: skip
+    return lines

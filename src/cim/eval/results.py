@@ -34,6 +34,21 @@ class Comparison(BaseModel):
     metrics: dict[str, Difference]
 
 
+class RelationQALLM(BaseModel):
+    """The paper's relation QA for one caption file: a text-only LLM answered each image's questions from the
+    caption alone; a question counts only when the answer equals the ground truth (n/a and missing are wrong)."""
+
+    model: str
+    questions_file: str
+    images: int  # captions of this file that have questions
+    images_without_caption: int  # images of the questions file this file has no caption for
+    questions: int
+    accuracy: float  # correct answers / questions
+    yes_share: float  # ground-truth "Yes" / questions
+    na_share: float  # n/a answers / questions
+    missing_share: float  # questions the reply gave no answer for / questions
+
+
 class Evaluation(BaseModel):
     """Everything `cim eval` measured: the scorer's options, each file's metrics, the paired comparisons."""
 
@@ -43,3 +58,5 @@ class Evaluation(BaseModel):
     files: dict[str, dict[str, Interval]]
     comparisons: list[Comparison] = []
     capture_skipped: str | None = None  # why CAPTURE did not run, when references were given
+    # the paper's LLM relation QA per caption file, with --qa-questions and --qa-model
+    relation_qa_llm: dict[str, RelationQALLM] | None = None
