@@ -45,7 +45,7 @@ def measure(scorer: CIMScorer, captions: list[str], sources: list[str], loop_cap
     scorer.score(captions, sources)
     batched = time.perf_counter() - start
     start = time.perf_counter()
-    scorer.text_encoder.encode(captions, batch_size=scorer.batch_size)
+    scorer.text_encoder.encode(captions, batch_size=scorer.options.encode_batch)
     encode = time.perf_counter() - start
     start = time.perf_counter()
     for caption, source in zip(captions[:loop_captions], sources[:loop_captions]):
@@ -59,8 +59,8 @@ def measure(scorer: CIMScorer, captions: list[str], sources: list[str], loop_cap
         "encode_only_ms_per_caption": round(1000 * encode / n, 3),
         "speedup": round(loop_per_caption * n / batched, 2),
         "search_and_scoring_share": round(max(batched - encode, 0.0) / batched, 3),
-        "step_seconds_batched": round(batched, 2),
-        "step_seconds_loop": round(loop_per_caption * n, 2),
+        "step_seconds_batched": round(batched, 3),
+        "step_seconds_loop": round(loop_per_caption * n, 3),
     }
 
 

@@ -70,16 +70,24 @@ class TinyVLMConfig:
     patch_size: int = 14
     merge_size: int = 2
     max_positions: int = 512
+    vision_hidden_size: int | None = None  # width of the vision tower; None: hidden_size
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
+        sizes = {
+            name: value
+            for name, value in asdict(self).items()
+            if not (name == "vision_hidden_size" and value is None)
+        }
+        for name, value in sizes.items():
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"TinyVLMConfig.{name} must be a positive int, got {value!r}")
-        head_dim, rest = divmod(self.hidden_size, self.num_heads)
-        if rest or head_dim % 8:
-            raise ValueError(
-                f"hidden_size {self.hidden_size} must split into num_heads {self.num_heads} heads of a multiple of 8"
-            )
+        for name in [n for n in ("hidden_size", "vision_hidden_size") if n in sizes]:
+            width = sizes[name]
+            head_dim, rest = divmod(width, self.num_heads)
+            if rest or head_dim % 8:
+                raise ValueError(
+                    f"{name} {width} must split into num_heads {self.num_heads} heads of a multiple of 8"
+                )
         if self.num_heads % self.num_kv_heads:
             raise ValueError(
                 f"num_heads {self.num_heads} must be a multiple of num_kv_heads {self.num_kv_heads}"
@@ -90,6 +98,11 @@ class TinyVLMConfig:
                 f"image_size {self.image_size} must be a multiple of {cell * GRID} "
                 f"({GRID}×{GRID} grid cells of patch_size×merge_size = {cell} px)"
             )
+
+    @property
+    def vision_width(self) -> int:
+        """Hidden size of the vision tower (its merger projects to hidden_size)."""
+        return self.vision_hidden_size or self.hidden_size
 
     @property
     def mrope_section(self) -> list[int]:
@@ -187,8 +200,8 @@ def build_model_config(tokenizer, config: TinyVLMConfig | None = None):
     }
     vision = {
         "depth": config.vision_layers,
-        "hidden_size": width,
-        "intermediate_size": ffn,
+        "hidden_size": config.vision_width,
+        "intermediate_size": config.vision_width * config.mlp_ratio,
         "num_heads": config.num_heads,
         "patch_size": config.patch_size,
         "spatial_merge_size": config.merge_size,
