@@ -10,14 +10,14 @@ from pathlib import Path
 from cim.progress import ProgressLines, on_terminal, progress_line
 
 BIN = Path(sys.executable).parent
-LINE = re.compile(r"^(?P<stage>[^:]+): (?P<done>\d+)/(?P<total>\d+) \((?P<pct>\d+)%\), (?P<rate>[\d.]+)/s(, ETA \S+)?$")
+LINE = re.compile(r"^(?P<stage>[^:]+): (?P<done>\d+)/(?P<total>\d+) \((?P<pct>\d+)%\)(, (?P<rate>[\d.]+)/s)?(, ETA \S+)?$")
 
 
 def test_a_line_names_the_stage_the_counts_the_rate_and_the_eta():
     assert progress_line("building gallery", 6400, 20000, 100.0) == "building gallery: 6400/20000 (32%), 64.00/s, ETA 3m32s"
     assert progress_line("scoring", 10, 10, 2.0) == "scoring: 10/10 (100%), 5.00/s"
     assert progress_line("scoring", 7, None, 2.0) == "scoring: 7, 3.50/s"
-    assert progress_line("steps", 0, 150, 0.0) == "steps: 0/150 (0%), 0.00/s"
+    assert progress_line("steps", 1, 150, 0.0) == "steps: 1/150 (1%)"
     assert progress_line("steps", 1, 7201, 1.0).endswith("ETA 2h00m")
 
 

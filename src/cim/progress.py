@@ -23,12 +23,12 @@ def _duration(seconds: float) -> str:
 
 
 def progress_line(stage: str, done: int, total: int | None, elapsed: float) -> str:
-    """`stage: done/total (p%), rate/s, ETA …`; without a total, `stage: done, rate/s`."""
-    rate = done / elapsed if elapsed > 0 else 0.0
-    if not total:
-        return f"{stage}: {done}, {rate:.2f}/s"
-    eta = f", ETA {_duration((total - done) / rate)}" if rate > 0 and done < total else ""
-    return f"{stage}: {done}/{total} ({100 * done / total:.0f}%), {rate:.2f}/s{eta}"
+    """`stage: done/total (p%), rate/s, ETA …`; without a total, `stage: done, rate/s`; no rate at the start."""
+    rate = done / elapsed if elapsed > 0 else None
+    counts = f"{done}/{total} ({100 * done / total:.0f}%)" if total else f"{done}"
+    speed = f", {rate:.2f}/s" if rate is not None else ""
+    eta = f", ETA {_duration((total - done) / rate)}" if total and rate and done < total else ""
+    return f"{stage}: {counts}{speed}{eta}"
 
 
 class ProgressLines:

@@ -168,12 +168,14 @@ def train_grpo(
     overrides: list[str] = typer.Option([], "--set", help="Override a recipe key, e.g. --set grpo.max_steps=20 or --set reward.k=5 (repeatable)."),
     resume: bool = typer.Option(False, help=RESUME_HELP),
     device: str | None = typer.Option(None, help="Device of the reward's encoders (default: cuda if available)."),
+    reward_url: str | None = typer.Option(None, help="Score through a running `cim serve` at this URL (each rank sends its own completions) instead of in-process; the server's reward options rule."),
 ) -> None:
-    """GRPO of a vision-language captioner with the CIM reward; the recipe is checked before training starts."""
+    """GRPO of a vision-language captioner with the CIM reward; the recipe is checked before training starts.
+    Under `accelerate launch --num_processes N` each rank trains on its share of the prompts."""
     from cim.train.recipe import GRPORecipe, load_recipe
     from cim.train.run import run_grpo
 
-    _train(lambda: run_grpo(load_recipe(recipe, overrides, GRPORecipe), out, resume=resume, device=device))
+    _train(lambda: run_grpo(load_recipe(recipe, overrides, GRPORecipe), out, resume=resume, device=device, reward_url=reward_url))
 
 
 @train_app.command("sft")

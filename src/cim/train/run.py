@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -17,6 +17,9 @@ from cim.gallery.named import resolve_gallery
 from cim.io import atomic_write, write_json
 from cim.reward.scorer import CIMScorer
 from cim.threads import torch_threads
+
+if TYPE_CHECKING:
+    from cim.integrations.served import ServedScorer
 from cim.train.recipe import GRPORecipe, Recipe, SFTRecipe
 
 SHAPES_TRAIN_DATA = {"shapes": "train", "shapes-gallery": "gallery"}
@@ -73,17 +76,38 @@ def reward_scorer(recipe: GRPORecipe, device: str | None = None) -> CIMScorer:
     return scorer
 
 
-def run_grpo(recipe: GRPORecipe, out: str | Path, resume: bool = False, device: str | None = None) -> Path:
-    """GRPO with the CIM reward; with `resume`, continue from the last checkpoint. Returns OUT/final."""
+def _scorer(recipe: GRPORecipe, device: str | None, reward_url: str | None) -> CIMScorer | ServedScorer:
+    """The in-process scorer, or a running `cim serve` at `reward_url`."""
+    if reward_url is None:
+        return reward_scorer(recipe, device or _local_device())
+    from cim.integrations.served import ServedScorer
+
+    return ServedScorer(reward_url, recipe.reward)
+
+
+def run_grpo(
+    recipe: GRPORecipe, out: str | Path, resume: bool = False, device: str | None = None, reward_url: str | None = None
+) -> Path:
+    """GRPO with the CIM reward (in-process, or through the `cim serve` at `reward_url`); with `resume`,
+    continue from the last checkpoint. Returns OUT/final.
+
+    Under a multi-process launcher every rank trains; the main process alone writes the run folder's files
+    (the others wait for it), and each rank scores only the completions it generated."""
+    import torch
+    from accelerate import PartialState
+
     from cim.shapes import split_scenes
     from cim.train.data import grpo_dataset, jsonl_grpo_dataset
     from cim.train.grpo import make_grpo_trainer
     from cim.train.sft import last_checkpoint
 
     out = Path(out)
-    scorer = reward_scorer(recipe, device or _local_device())  # encoder and gallery errors come before anything is written
-    _start_run(out, recipe, resume)
-    model_dir = _policy(recipe.policy, recipe.grpo.seed, out)
+    scorer = _scorer(recipe, device, reward_url)  # encoder, gallery and server errors come before anything is written
+    state = PartialState(cpu=not torch.cuda.is_available())  # gloo on CPU-only machines; else each rank thinks it is alone
+    with state.main_process_first():  # the others reuse the tiny policy the main process built
+        if state.is_main_process:
+            _start_run(out, recipe, resume)
+        model_dir = _policy(recipe.policy, recipe.grpo.seed, out)
     if recipe.train_data in SHAPES_TRAIN_DATA:
         split = SHAPES_TRAIN_DATA[recipe.train_data]
         dataset = grpo_dataset(split_scenes(split, recipe.train_scenes), recipe.image_size, recipe.reward_image_size,
@@ -93,9 +117,11 @@ def run_grpo(recipe: GRPORecipe, out: str | Path, resume: bool = False, device: 
     trainer = make_grpo_trainer(model_dir, dataset, scorer, out / CHECKPOINTS, recipe.grpo)
     with torch_threads(recipe.grpo.threads):
         trainer.train(resume_from_checkpoint=last_checkpoint(out / CHECKPOINTS) if resume else None)
-    trainer.save_model(str(out / FINAL))
-    trainer.processing_class.save_pretrained(out / FINAL)
-    _write_log(out, trainer.state.log_history)
+    trainer.save_model(str(out / FINAL))  # the main process saves; every rank waits for it
+    if state.is_main_process:
+        trainer.processing_class.save_pretrained(out / FINAL)
+        _write_log(out, trainer.state.log_history)
+    state.wait_for_everyone()
     return out / FINAL
 
 
