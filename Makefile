@@ -12,7 +12,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-.PHONY: install demo test lint
+# verl 0.9 and OpenRLHF 0.11 in a venv beside $(VENV) that reuses its packages through a .pth file: both go in
+# with --no-deps (they pin other transformers than ours and each other's), then cim[trainers], what their reward
+# code imports. $(VENV) itself is left untouched.
+TVENV ?= .venv-trainers
+TPY := $(TVENV)/bin/python
+TRAINERS := verl==0.9.1 openrlhf==0.11.2
+SITE := import sysconfig; print(sysconfig.get_paths()["purelib"])
+
+$(TVENV)/.installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m venv $(TVENV)
+	$(PY) -c '$(SITE)' > "$$($(TPY) -c '$(SITE)')/cim-base-venv.pth"
+	$(TPY) -m pip install -q --no-deps $(TRAINERS)
+	$(TPY) -m pip install -q -e '.[trainers]'
+	touch $@
+
+.PHONY: install demo test test-trainers lint
 install: $(VENV)/.installed
 
 demo: install
@@ -25,6 +40,10 @@ $(VENV)/.chromium:
 
 test: install $(VENV)/.chromium
 	$(PY) -m pytest
+
+# Our adapters inside the real trainers' reward code (pytest marker `trainers`; `make test` skips them).
+test-trainers: $(TVENV)/.installed
+	$(TPY) -m pytest -m trainers
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks experiments

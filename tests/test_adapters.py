@@ -90,7 +90,7 @@ def test_openrlhf_reward_func_and_remote_shape(server, truth, monkeypatch):
     assert set(result["extra_logs"]) == {"cim_qir", "cim_grc", "cim_truncated"}
 
     body = {"query": [*queries, PROMPT + "<|im_end|>"], "prompts": [PROMPT] * 6, "labels": [*IDS, IDS[0]]}
-    remote = httpx.post(f"{server}/v1/openrlhf", json=body).json()  # what --remote_rm_url <server>/v1/openrlhf gets
+    remote = httpx.post(f"{server}/v1/openrlhf", json=body).json()  # what --reward.remote_url <server>/v1/openrlhf gets
     assert remote["rewards"][:5] == pytest.approx(truth, abs=1e-6) and remote["rewards"][5] == -1.0
     assert remote["scores"] == remote["rewards"] and len(remote["extra_logs"]["cim_qir"]) == 6
 

@@ -1,10 +1,11 @@
 """OpenRLHF over the CIM reward server: a `reward_func` file and the remote reward-model request shape.
 
 OpenRLHF passes `queries` (prompt + response, decoded with special tokens), `prompts` and `labels`; the
-dataset's label column (`--label_key`) holds the image's gallery id. Either
+dataset's label column (`--data.label_key` in OpenRLHF 0.11, `--label_key` before) holds the image's gallery id.
+Either (0.11's flag; `--remote_rm_url` before)
 
-    --remote_rm_url http://127.0.0.1:3545/v1/openrlhf     # the server answers OpenRLHF's request itself
-    --remote_rm_url $(python -c 'import cim.integrations.openrlhf as m; print(m.__file__)')  # this reward_func
+    --reward.remote_url http://127.0.0.1:3545/v1/openrlhf     # the server answers OpenRLHF's request itself
+    --reward.remote_url $(python -c 'import cim.integrations.openrlhf as m; print(m.__file__)')  # this reward_func
 
 (the second reads $CIM_SERVER_URL / $CIM_SERVE_TOKEN). Both return {"rewards", "scores", "extra_logs"}.
 """
@@ -18,7 +19,7 @@ from cim.wire.payloads import reward_payload, split_queries
 
 
 def reward_func(queries: list[str], prompts: list[str], labels: list[Any], **_: Any) -> dict[str, Any]:
-    """OpenRLHF's custom reward function (`--remote_rm_url <this file>`), scoring through the server."""
+    """OpenRLHF's custom reward function (`--reward.remote_url <this file>`), scoring through the server."""
     import torch
 
     captions, sources = split_queries(queries, prompts, labels)

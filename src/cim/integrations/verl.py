@@ -2,14 +2,16 @@
 
 verl hands a reward function text only; the image comes from each sample's `extra_info`: "image_id" (a
 gallery id, or a gallery row as int) or else "index" (the gallery row, as in the release's data files).
-Point verl at this file (see docs/serving.md):
+verl 0.9's trainer scores in its reward loop, whose NaiveRewardManager calls `compute_score` once per sample,
+many at a time (the server micro-batches them). Point it at this file (see docs/serving.md):
 
-    custom_reward_function.path=$(python -c 'import cim.integrations.verl as m; print(m.__file__)')
-    custom_reward_function.name=compute_score_batch   reward_model.reward_manager=batch
-    +custom_reward_function.reward_kwargs.url=http://127.0.0.1:3545
+    reward.custom_reward_function.path=$(python -c 'import cim.integrations.verl as m; print(m.__file__)')
+    reward.custom_reward_function.name=compute_score
+    +reward.custom_reward_function.reward_kwargs.url=http://127.0.0.1:3545
 
-`compute_score` is the per-sample form (naive / prime reward managers). Each returns {"score": Υ, "qir",
-"grc", "truncated"}; an empty response gets `empty_reward` without being scored.
+`compute_score_batch` is the form of the BatchRewardManager that verl still ships in `verl.workers.reward_manager`
+(its 0.8 and 0.9 trainers no longer build that one). Each returns {"score": Υ, "qir", "grc", "truncated"}; an
+empty response gets `empty_reward` without being scored.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def split_queries(
 ) -> tuple[list[str], list[str | int]]:
     """Captions and gallery sources of a batch in OpenRLHF's shape."""
     if labels is None:
-        raise InputError("OpenRLHF must send labels: pass --label_key with a column of gallery ids")
+        raise InputError("OpenRLHF must send labels: pass --data.label_key (--label_key before 0.11) with a column of gallery ids")
     for name, values in (("prompts", prompts), ("labels", labels)):
         if values is not None and len(values) != len(queries):
             raise InputError(f"{len(queries)} queries but {len(values)} {name}")

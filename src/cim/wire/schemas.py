@@ -68,7 +68,7 @@ class CimRequest(BaseModel):
 
 
 class OpenRLHFRequest(BaseModel):
-    """OpenRLHF's remote reward-model request (`--remote_rm_url`): prompt+response texts, prompts, labels.
+    """OpenRLHF's remote reward-model request (`--reward.remote_url`): prompt+response texts, prompts, labels.
 
     Each label is the source image's gallery id (str) or gallery row (int).
     """
