@@ -18,9 +18,10 @@ def machine() -> dict[str, Any]:
             "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
-def report(name: str, headline: dict[str, Any]) -> None:
-    """Write results/<name>.json and print the same JSON as the last line."""
-    RESULTS.mkdir(exist_ok=True)
+def report(name: str, headline: dict[str, Any], out: Path | None = None) -> None:
+    """Write results/<name>.json (or `out`) and print the same JSON as the last line."""
+    path = out or RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(headline, sort_keys=True)
-    (RESULTS / f"{name}.json").write_text(text + "\n")
+    path.write_text(text + "\n")
     print(text)
