@@ -30,7 +30,7 @@ def gallery_build(
     out: Path = typer.Option(..., "--out", help="Gallery folder to create (or resume)."),
     items: Path | None = typer.Option(None, "--items", help='JSONL of {"id", "caption", "image"} lines.'),
     shapes: int | None = typer.Option(None, "--shapes", help="Build from the first N scenes of the shapes world's gallery split."),
-    text_encoder: str = typer.Option("minilm", help="Text encoder spec: minilm, sbert:<id|path>, hf-clip:<id|path>, openclip:<arch>/<pretrained>."),
+    text_encoder: str = typer.Option("minilm", help="Text encoder spec: minilm, sbert:<id|path>, hf-clip:<id|path>, openclip:<arch>/<pretrained>; minilm and sbert take @onnx, @onnx-int8 or @openvino (CPU)."),
     image_encoder: str = typer.Option("efficientnet-lite0", help="Image encoder spec: efficientnet-lite0, hf-clip:…, openclip:…, dinov2:…"),
     pooling: str = typer.Option("global", help="Image pooling: global, grid2 or grid3."),
     image_size: int | None = typer.Option(None, help="Encoder input size in pixels (default: the encoder's; 128 for --shapes)."),

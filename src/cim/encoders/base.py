@@ -79,6 +79,12 @@ def encode_images(
     return torch.cat(chunks)
 
 
+def count_tokens(tokenizer: Any, texts: Sequence[str]) -> np.ndarray:
+    """Tokens per text a transformers tokenizer makes, special tokens included, without truncation."""
+    ids = tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)
+    return np.array([len(row) for row in ids["input_ids"]], dtype=np.int64)
+
+
 def pick_device(device: str | None) -> torch.device:
     """The requested device, or CUDA when available, else CPU."""
     if device is None:

@@ -1,7 +1,8 @@
 """Encoders chosen by spec string ("name" or "name:argument") from two small registries.
 
 Adding an encoder is one module with a `load_text` and/or `load_image` function plus one line here.
-Entries name modules rather than import them, so listing specs does not import torch.
+Entries name modules rather than import them, so listing specs does not import torch. A text spec may end
+in "@<backend>[-<precision>]" (see `cim.encoders.backends`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from cim.encoders.backends import TORCH, check_exportable, split_backend
 from cim.errors import UnknownNameError
 
 if TYPE_CHECKING:
@@ -45,8 +47,14 @@ def _module(registry: dict[str, str], kind: str, spec: str):
 
 
 def load_text_encoder(spec: str = DEFAULT_TEXT_ENCODER, device: str | None = None) -> TextEncoder:
-    """Load a text encoder from its spec, e.g. "minilm" or "sbert:sentence-transformers/all-mpnet-base-v2"."""
-    return _module(TEXT_ENCODERS, "text encoder", spec).load_text(spec, device=device)
+    """Load a text encoder from its spec, e.g. "minilm", "minilm@onnx-int8" or
+    "sbert:sentence-transformers/all-mpnet-base-v2"."""
+    model_spec, backend = split_backend(spec)
+    module = _module(TEXT_ENCODERS, "text encoder", model_spec)
+    if backend.name == TORCH:
+        return module.load_text(model_spec, device=device)
+    check_exportable(model_spec, backend)
+    return module.load_text(model_spec, device=device, backend=backend)
 
 
 def load_image_encoder(

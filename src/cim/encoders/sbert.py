@@ -1,4 +1,5 @@
-"""Sentence-transformers text encoders: the bundled MiniLM ("minilm") and any SBERT model ("sbert:<id|path>")."""
+"""Sentence-transformers text encoders: the bundled MiniLM ("minilm") and any SBERT model ("sbert:<id|path>"),
+on torch or, exported to ONNX, on ONNX Runtime or OpenVINO ("minilm@onnx-int8", see `cim.encoders.backends`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from cim.encoders.base import TextEmbedding, pick_device
+from cim.encoders.backends import FP32, TORCH, Backend, require_backend
+from cim.encoders.base import TextEmbedding, count_tokens, pick_device
+from cim.encoders.exported import ExportedTextEncoder
 from cim.encoders.registry import split_spec
 from cim.errors import OptionError
 
@@ -33,11 +36,6 @@ class SBertTextEncoder:
         self.dim = int(self.model.get_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length)
 
-    def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
-        """Tokens per text including special tokens, without truncation."""
-        ids = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)
-        return np.array([len(row) for row in ids["input_ids"]], dtype=np.int64)
-
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> TextEmbedding:
         texts = list(texts)
         if not texts:
@@ -50,17 +48,30 @@ class SBertTextEncoder:
                 normalize_embeddings=True,
                 show_progress_bar=False,
             )
-        return TextEmbedding(vectors.float().cpu(), self.count_tokens(texts), self.max_tokens)
+        return TextEmbedding(vectors.float().cpu(), count_tokens(self.model.tokenizer, texts), self.max_tokens)
 
     def describe(self) -> dict[str, Any]:
-        return {"spec": self.spec, "dim": self.dim, "max_tokens": self.max_tokens, "normalised": True}
+        return {"spec": self.spec, "dim": self.dim, "max_tokens": self.max_tokens, "normalised": True,
+                "backend": TORCH, "precision": FP32}  # fmt: skip
 
 
-def load_text(spec: str, device: str | None = None) -> SBertTextEncoder:
-    """"minilm" (bundled weights) or "sbert:<hub id or local folder>"."""
+def model_path(spec: str) -> str:
+    """The model a spec names: the bundled MiniLM folder, or the hub id or folder after "sbert:"."""
     name, argument = split_spec(spec)
     if name == "minilm":
-        return SBertTextEncoder(spec, bundled_minilm_path(), device)
+        return bundled_minilm_path()
     if not argument:
         raise OptionError(f"text encoder spec {spec!r} needs a model: 'sbert:<hub id or local folder>'")
-    return SBertTextEncoder(spec, argument, device)
+    return argument
+
+
+def load_text(spec: str, device: str | None = None, backend: Backend = Backend()) -> SBertTextEncoder | ExportedTextEncoder:
+    """"minilm" (bundled weights) or "sbert:<hub id or local folder>", on torch or on an exported backend (CPU)."""
+    if backend.name == TORCH:
+        return SBertTextEncoder(spec, model_path(spec), device)
+    require_backend(backend)
+    if device is not None and torch.device(device).type != "cpu":
+        raise OptionError(f"backend {str(backend)!r} runs on the CPU; got device {device!r} (use the torch backend on {device})")
+    from cim.encoders.onnx_export import export_folder
+
+    return ExportedTextEncoder(export_folder(spec, model_path(spec), backend.precision), backend)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cim.encoders.backends import split_backend
 from cim.errors import InputError
 from cim.gallery.manifest import GalleryManifest
 from cim.gallery.store import write_gallery
@@ -85,6 +86,7 @@ def import_release(
             f"mismatched row counts: {len(text)} text embeddings ({text_emb}), "
             f"{len(image)} image embeddings ({image_emb}), {len(caption_list)} captions ({captions})"
         )
+    text_spec, backend = split_backend(text_encoder)
     source: dict[str, Any] = {"kind": "release-import", "files": [str(text_emb), str(image_emb), str(captions)]}
     return write_gallery(
         out,
@@ -93,7 +95,8 @@ def import_release(
         [""] * len(text),
         _normalised(text, str(text_emb)),
         _normalised(image, str(image_emb)),
-        {"spec": text_encoder, "dim": int(text.shape[1]), "max_tokens": text_max_tokens, "normalised": True},
+        {"spec": text_spec, "dim": int(text.shape[1]), "max_tokens": text_max_tokens, "normalised": True,
+         "backend": backend.name, "precision": backend.precision},  # fmt: skip
         {"spec": image_encoder, "dim": int(image.shape[1]), "pooling": "global", "image_size": image_size, "normalised": True},
         source,
     )

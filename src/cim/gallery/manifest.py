@@ -29,6 +29,8 @@ class EncoderInfo(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     IDENTITY: ClassVar[tuple[str, ...]] = ("spec", "dim")
+    BACKEND_KEYS: ClassVar[tuple[str, ...]] = ()
+    """Identity keys that name how the model ran rather than which model it is (see `check_encoder`)."""
 
     spec: str
     dim: int = Field(ge=1)
@@ -39,10 +41,15 @@ class EncoderInfo(BaseModel):
 
 
 class TextEncoderInfo(EncoderInfo):
-    """A text encoder: its spec, width and token limit (captions longer than max_tokens are truncated)."""
+    """A text encoder: its spec (without the "@backend" suffix), width, token limit (captions longer than
+    max_tokens are truncated), and the backend and precision it ran on (manifests from before these keys: torch,
+    fp32). Backends of one model give close but not equal vectors (see `check_encoder`)."""
 
-    IDENTITY: ClassVar[tuple[str, ...]] = ("spec", "dim", "max_tokens")
+    IDENTITY: ClassVar[tuple[str, ...]] = ("spec", "dim", "max_tokens", "backend", "precision")
+    BACKEND_KEYS: ClassVar[tuple[str, ...]] = ("backend", "precision")
     max_tokens: int = Field(ge=1)
+    backend: str = "torch"
+    precision: str = "fp32"
 
 
 class ImageEncoderInfo(EncoderInfo):
@@ -98,9 +105,17 @@ def content_hash(file_hashes: dict[str, str]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def check_encoder(role: str, expected: EncoderInfo, actual: dict[str, Any]) -> None:
-    """Raise if an encoder differs from the one a gallery was built with, on every identity key."""
+def check_encoder(role: str, expected: EncoderInfo, actual: dict[str, Any], allow_backend_mismatch: bool = False) -> None:
+    """Raise if an encoder differs from the one a gallery was built with, on every identity key; with
+    `allow_backend_mismatch`, the same model on another backend or precision (`BACKEND_KEYS`) is accepted."""
     given = type(expected).model_validate(actual).identity()
-    diffs = [f"{key}: gallery {value!r} vs given {given[key]!r}" for key, value in expected.identity().items() if given[key] != value]
-    if diffs:
-        raise EncoderMismatchError(f"{role} encoder does not match the gallery's manifest ({'; '.join(diffs)})")
+    keys = [key for key in expected.IDENTITY if not (allow_backend_mismatch and key in expected.BACKEND_KEYS)]
+    differing = [key for key in keys if given[key] != getattr(expected, key)]
+    if not differing:
+        return
+    diffs = "; ".join(f"{key}: gallery {getattr(expected, key)!r} vs given {given[key]!r}" for key in differing)
+    hint = ""
+    if set(differing) <= set(expected.BACKEND_KEYS):
+        hint = (" — the same model on another backend gives close but not equal vectors; allow it with "
+                "allow_backend_mismatch=True (--allow-backend-mismatch)")  # fmt: skip
+    raise EncoderMismatchError(f"{role} encoder does not match the gallery's manifest ({diffs}){hint}")

@@ -47,6 +47,12 @@ class ScorerOptions(Options):
     extractor: str = Field(
         "shapes", description="Fact extractor of the tuples re-ranker: shapes (the shapes reader) or factual:<hf id or folder>."
     )
+    text_backend: str | None = Field(
+        None, description="Backend of the caption encoder: torch, onnx, onnx-int8 or openvino (CPU); default the gallery's (its manifest)."
+    )
+    allow_backend_mismatch: bool = Field(
+        False, description="Accept a caption encoder on another backend or precision than the gallery's (close, not equal vectors)."
+    )
 
     @field_validator("rerank")
     @classmethod
@@ -54,6 +60,13 @@ class ScorerOptions(Options):
         from cim.reward.rerank.registry import check_reranker_name
 
         return check_reranker_name(name)
+
+    @field_validator("text_backend")
+    @classmethod
+    def _known_backend(cls, text: str | None) -> str | None:
+        from cim.encoders.backends import parse_backend
+
+        return None if text is None else str(parse_backend(text))
 
     @field_validator("extractor")
     @classmethod

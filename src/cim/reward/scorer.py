@@ -17,10 +17,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from cim.encoders.backends import Backend, parse_backend, with_backend
 from cim.encoders.base import ImageEncoder, TextEmbedding, TextEncoder
 from cim.encoders.registry import load_image_encoder, load_text_encoder
 from cim.errors import InputError, OptionError
-from cim.gallery.manifest import check_encoder
+from cim.gallery.manifest import TextEncoderInfo, check_encoder
 from cim.gallery.store import Gallery
 from cim.index.registry import make_index
 from cim.reward.extractors import FactExtractor
@@ -58,8 +59,10 @@ class CIMScorer:
         self._check_k(self.options.k)
         manifest = self.gallery.manifest
         if text_encoder is None:
-            text_encoder = load_text_encoder(manifest.text_encoder.spec, device=device)
-        check_encoder("text", manifest.text_encoder, text_encoder.describe())
+            text_encoder = load_text_encoder(self._text_spec(), device=device)
+        elif self.options.text_backend is not None:
+            self._check_backend_option(text_encoder)
+        check_encoder("text", manifest.text_encoder, text_encoder.describe(), self.options.allow_backend_mismatch)
         if image_encoder is not None:
             check_encoder("image", manifest.image_encoder, image_encoder.describe())
         self.text_encoder = text_encoder
@@ -74,6 +77,20 @@ class CIMScorer:
         if extractor is not None and extractor.spec != self.options.extractor:
             raise OptionError(f"the extractor given is {extractor.spec!r} but option 'extractor' is {self.options.extractor!r}")
         self.reranker = make_reranker(self.options, self.gallery, device=device, extractor=extractor)
+
+    def _text_spec(self) -> str:
+        """The caption encoder to load: the gallery's, on `text_backend` if set (checked before anything loads)."""
+        info = self.gallery.manifest.text_encoder
+        backend = parse_backend(self.options.text_backend) if self.options.text_backend else Backend(info.backend, info.precision)
+        wanted = {**info.model_dump(), "backend": backend.name, "precision": backend.precision}
+        check_encoder("text", info, wanted, self.options.allow_backend_mismatch)
+        return with_backend(info.spec, backend)
+
+    def _check_backend_option(self, text_encoder: TextEncoder) -> None:
+        info = TextEncoderInfo.model_validate(text_encoder.describe())
+        given = str(Backend(info.backend, info.precision))
+        if given != self.options.text_backend:
+            raise OptionError(f"the text encoder given runs on {given!r} but option 'text_backend' is {self.options.text_backend!r}")
 
     def _retrievable(self) -> int:
         """Rows one caption can retrieve: all but its own item in clean mode."""
