@@ -254,3 +254,7 @@ def test_benchmark_at_a_tiny_size(home, built_gallery, tmp_path, capsys):
         assert row["min_cosine"] >= (0.999 if exact else 0.98)
         if exact:
             assert row["reward_abs_diff_max"] < 1e-3
+    rest = printed["search_gather_score"]
+    assert rest["fastest_encoder"] in table and rest["ms_per_caption"] > 0
+    fastest_ms = 1000 / table[rest["fastest_encoder"]]["grpo_captions_per_s"]
+    assert abs(rest["share_of_fastest_encoder"] - rest["ms_per_caption"] / fastest_ms) < 0.01
