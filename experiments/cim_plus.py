@@ -23,7 +23,7 @@ Part "guards" (seed 0): each guard alone on top of the paper's reward, a one-fac
 
     .venv/bin/python experiments/cim_plus.py --part val [--scenes 200] [--group 8]
     .venv/bin/python experiments/cim_plus.py --part train [--seeds 0 1 2]
-    .venv/bin/python experiments/cim_plus.py --part guards
+    .venv/bin/python experiments/cim_plus.py --part guards [--guards "dedupe query" ...]
 
 Runs are cached by recipe under runs/experiments (see shapes_runs.py), so an interrupted part resumes.
 
@@ -250,6 +250,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--candidates", nargs="+", choices=list(CANDIDATES), default=list(CANDIDATES),
                         help="VAL candidates to measure (CIM, the paper's reward, must be among them)")
+    parser.add_argument("--guards", nargs="+", choices=list(GUARDS), default=list(GUARDS),
+                        help="guard arms of --part guards (default: all)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     stored = json.loads(args.out.read_text()) if args.out.is_file() else {}
@@ -268,7 +270,8 @@ def main() -> None:
     else:
         from shapes_runs import run_arms
 
-        run_arms("cim_plus_guards", GUARDS | {"none": ()}, [0], "one guard at a time on the paper's reward (seed 0)")
+        arms = {name: GUARDS[name] for name in args.guards} | {"none": ()}
+        run_arms("cim_plus_guards", arms, [0], "one guard at a time on the paper's reward (seed 0)")
         headline["guards"] = json.loads((RESULTS.parent / "cim_plus_guards.json").read_text())["headline"]["table"]
     # Parts may run at the same time (each in its own process): merge into the file as it is now.
     result = (json.loads(args.out.read_text()) if args.out.is_file() else {}) | part
