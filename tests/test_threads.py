@@ -45,3 +45,27 @@ def test_thread_counts_are_recipe_keys_and_must_be_positive():
         GRPOOptions(threads=0)
     recipe = load_recipe("shapes-tiny", ["grpo.threads=1", "grpo.reward_threads=2"])
     assert (recipe.grpo.threads, recipe.grpo.reward_threads) == (1, 2)
+
+
+def test_a_busy_core_is_seen_and_the_demo_then_trains_on_one_thread(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    from cim.demo import policy_threads
+    from cim.threads import busy_cores, policy_threads_for_now
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        assert busy_cores(0.5) >= 0.7
+        assert policy_threads_for_now() == 1
+        assert policy_threads([], tmp_path / "new-run") == ["grpo.threads=1"]
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert policy_threads(["grpo.threads=3"], tmp_path) == []  # set by the user: left alone
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "recipe.yaml").write_text(yaml.safe_dump({"grpo": {"threads": 2}}))
+    assert policy_threads([], run) == ["grpo.threads=2"]  # a resumed run keeps its own

@@ -132,10 +132,13 @@ def test_builtin_recipes_by_name_and_unknown_names_list_them():
 def test_the_cim_plus_recipe_is_what_was_chosen_on_val():
     from pathlib import Path
 
-    val = json.loads((Path(__file__).parent.parent / "experiments" / "results" / "cim_plus.json").read_text())["val"]
+    stored = json.loads((Path(__file__).parent.parent / "experiments" / "results" / "cim_plus.json").read_text())
+    val, support = stored["val"], stored["support"]
     chosen = val["candidates"][val["chosen"]]
+    support_options = {k: v for k, v in support["candidates"][support["chosen"]]["options"].items() if k.startswith("support")}
+    assert support_options == {"support": 2.0}
     plus, paper = load_recipe("shapes-tiny-plus"), load_recipe("shapes-tiny")
     assert plus.gallery == chosen["gallery"]
-    assert plus.reward == paper.reward.replace(**chosen["options"])
+    assert plus.reward == paper.reward.replace(**chosen["options"], **support_options)
     assert (plus.grpo.kl_beta, plus.grpo.mask_truncated_completions) == (0.001, True)
     assert plus.grpo.replace(kl_beta=0.0, mask_truncated_completions=False) == paper.grpo

@@ -21,6 +21,7 @@ from cim.reward.scorer import CaptionScore
 @dataclass
 class _Options:
     beta: float = 0.5
+    support: float = 0.0
 
 
 class CountingScorer:

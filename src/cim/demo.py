@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from cim.eval.results import Evaluation
 from cim.gallery.named import BuildProgress, resolve_gallery
 from cim.io import write_json
@@ -59,6 +61,22 @@ def before_after(evaluation: Evaluation) -> list[dict[str, Any]]:
 
 DEMO_RECIPE = "shapes-tiny-plus"
 """The demo trains with CIM+ (chosen on VAL: experiments/cim_plus.py); `shapes-tiny` is the paper's reward."""
+DEMO_SETTINGS = ("gallery=shapes-5000-grid2", "grpo.max_steps=100")
+"""What the demo changes in its recipe to finish in 15 minutes on 2 cores: a 5,000-scene gallery (built in ~2.5
+minutes, the experiments' 20,000 take ~10) and 100 GRPO steps (the experiments run 150; most of the gain is in by
+step 100). `--set` overrides either; `full=True` (`cim demo --full`) runs the recipe as it is."""
+
+
+def policy_threads(overrides: Sequence[str], run: Path) -> list[str]:
+    """The demo's `grpo.threads` override: none when `overrides` set it; the run's own when it is being resumed;
+    else two threads if the machine is quiet now, one if anything keeps a core busy (`cim.threads`)."""
+    from cim.threads import policy_threads_for_now
+
+    if any(o.startswith("grpo.threads=") for o in overrides):
+        return []
+    saved = run / "recipe.yaml"
+    threads = yaml.safe_load(saved.read_text())["grpo"]["threads"] if saved.is_file() else policy_threads_for_now()
+    return [f"grpo.threads={threads}"]
 
 
 def run_demo(
@@ -69,28 +87,41 @@ def run_demo(
     progress: Callable[[str], None] | None = None,
     build_progress: BuildProgress | None = None,
     recipe_name: str = DEMO_RECIPE,
+    full: bool = False,
+    train_base: bool = False,
 ) -> dict[str, Any]:
-    """A GRPO recipe (CIM+ by default) end to end; `overrides` apply to it, `base_overrides` to the base's SFT.
+    """A GRPO recipe (CIM+ by default) end to end; `overrides` apply to it after DEMO_SETTINGS (none of those
+    with `full`), `base_overrides` to the base's SFT. The base captioner is the bundled one unless `train_base`
+    or `base_overrides` ask for another.
 
+    The policy's threads follow the machine (`policy_threads`) unless `overrides` set `grpo.threads`.
     `progress` hears each stage's name, `build_progress` the gallery build's (stage, done, total).
     """
     from cim.eval.evaluate import evaluate
     from cim.train.recipe import load_recipe
     from cim.train.run import reward_scorer
-    from cim.train.shapes_pipeline import default_base_captioner, ensure_grpo, write_split_captions
+    from cim.train.shapes_pipeline import (
+        BUNDLED_BASE,
+        default_base_captioner,
+        ensure_grpo,
+        write_split_captions,
+    )
 
     say = progress or (lambda _: None)
     workdir = Path(workdir)
-    recipe = load_recipe(recipe_name, list(overrides))
+    overrides = [*(() if full else DEMO_SETTINGS), *overrides]
+    recipe = load_recipe(recipe_name, overrides)
     say(f"gallery {recipe.gallery} (built once, then cached)")
     resolve_gallery(recipe.gallery, build_progress)
     scorer = reward_scorer(recipe)
     say("reward check: SHAPES-500 caption levels")
     levels = check_reward_levels(scorer, workdir, test_scenes)
-    say("base captioner: SFT on complete, then on lossy captions (cached after the first run)")
-    base = default_base_captioner(base_overrides)
-    say(f"GRPO with the {recipe_name} recipe from the base captioner")
-    trained = ensure_grpo(load_recipe(recipe_name, [*overrides, f"policy={base}"]), workdir / "grpo")
+    base = default_base_captioner(base_overrides, bundled=not train_base)
+    say(f"base captioner: {'bundled with cim' if base == BUNDLED_BASE else 'SFT on complete, then on lossy captions'} ({base})")
+    overrides = [*overrides, *policy_threads(overrides, workdir / "grpo")]
+    recipe = load_recipe(recipe_name, [*overrides, f"policy={base}"])
+    say(f"GRPO with the {recipe_name} recipe from the base captioner ({recipe.grpo.threads or 'all'} policy threads)")
+    trained = ensure_grpo(recipe, workdir / "grpo")
     say("captioning SHAPES-500 with both captioners")
     files = [
         write_split_captions(model, "test", workdir / "captions" / f"{name}.jsonl", test_scenes, recipe.image_size,
@@ -98,7 +129,7 @@ def run_demo(
         for name, model in (("base", base), ("cim", trained))
     ]
     evaluation = evaluate(files, scorer, split="test")
-    result = {"recipe": recipe_name, "levels": levels, "base": str(base), "trained": str(trained), "evaluation": evaluation.model_dump(mode="json"),
+    result = {"recipe": recipe_name, "settings": overrides, "levels": levels, "base": str(base), "trained": str(trained), "evaluation": evaluation.model_dump(mode="json"),
               "table": before_after(evaluation)}  # fmt: skip
     write_json(workdir / "results.json", result)
     return result

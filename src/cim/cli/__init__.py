@@ -222,6 +222,8 @@ def demo(
     overrides: list[str] = typer.Option([], "--set", help="Override a key of the GRPO recipe (repeatable)."),
     base_overrides: list[str] = typer.Option([], "--base-set", help="Override a key of the base captioner's SFT recipes."),
     test_scenes: int | None = typer.Option(None, help="Evaluate on the first N SHAPES-500 scenes only."),
+    full: bool = typer.Option(False, help="Run the recipe as it is: the 20,000-scene gallery and 150 steps of the experiments (~30 min)."),
+    train_base: bool = typer.Option(False, help="Train the base captioner here (~13 min) instead of using the bundled one."),
 ) -> None:
     """The main job: shapes gallery, tiny base captioner, GRPO with CIM+ (or --recipe shapes-tiny: the paper's reward),
     before/after table on SHAPES-500 with both relation QAs, repetition and length."""
@@ -230,7 +232,7 @@ def demo(
     _quiet_libraries()
     with progress_reporter() as report:
         result = run_demo(workdir, overrides, base_overrides, test_scenes,
-                          lambda what: console.print(f"[bold]▶ {what}[/bold]"), report, recipe)  # fmt: skip
+                          lambda what: console.print(f"[bold]▶ {what}[/bold]"), report, recipe, full, train_base)  # fmt: skip
     out_console.print(summary_table(result["levels"]["summaries"]))
     for check in result["levels"]["checks"]:
         out_console.print(check)

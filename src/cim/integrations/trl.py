@@ -1,8 +1,8 @@
 """CIM reward functions for TRL's GRPOTrainer, served by one shared CIMScorer.
 
     scorer = CIMScorer(gallery)
-    reward_funcs = cim_reward_functions(scorer)            # [cim_grc, cim_qir]
-    GRPOConfig(..., reward_weights=cim_reward_weights(scorer))  # [1, beta]
+    reward_funcs = cim_reward_functions(scorer)            # [cim_grc, cim_qir] (+ cim_support when on)
+    GRPOConfig(..., reward_weights=cim_reward_weights(scorer))  # [1, beta] (+ λ)
 
 TRL calls each reward function with `prompts`, `completions`, `completion_ids` and every dataset column
 as a keyword (one value per completion). The first function called on a batch scores it once (one
@@ -29,7 +29,14 @@ from cim.reward.sources import Source, source_key
 from cim.threads import torch_threads
 from cim.wire import CaptionScore
 
-COMPONENTS: tuple[str, ...] = ("grc", "qir")
+COMPONENTS: tuple[str, ...] = ("grc", "qir", "support")
+DEFAULT_COMPONENTS: tuple[str, ...] = ("grc", "qir")
+"""The paper's reward; `default_components` adds "support" (as support − 1, weighted λ) when the scorer has it on."""
+
+
+def default_components(scorer: CIMScorer) -> tuple[str, ...]:
+    """The components whose weighted sum is the scorer's reward: GRC, QIR and, when on, visual support."""
+    return (*DEFAULT_COMPONENTS, "support") if scorer.options.support > 0 else DEFAULT_COMPONENTS
 SOURCE_COLUMNS: tuple[str, ...] = ("source_id", "source_image", "image", "images")
 
 
@@ -162,29 +169,43 @@ class CIMRewardFunction:
     ) -> list[float]:
         scores = self.shared.scores(completions, kwargs)
         empty = self.shared.empty_reward
-        return [empty if s is None else float(getattr(s, self.component)) for s in scores]
+        return [empty if s is None else self._value(s) for s in scores]
+
+    def _value(self, score: CaptionScore) -> float:
+        """The component of one score; support counts as support − 1 (0 when every claim is backed up)."""
+        if self.component == "support":
+            if score.support is None:
+                raise InputError("the scorer returned no visual support: start it (or `cim serve`) with reward option support > 0")
+            return score.support - 1.0
+        return float(getattr(score, self.component))
 
     def __repr__(self) -> str:
         return f"CIMRewardFunction({self.__name__})"
 
 
 def cim_reward_functions(
-    scorer: CIMScorer, components: Sequence[str] = COMPONENTS, empty_reward: float = 0.0, threads: int | None = None
+    scorer: CIMScorer, components: Sequence[str] | None = None, empty_reward: float = 0.0, threads: int | None = None
 ) -> list[Callable[..., list[float]]]:
-    """TRL reward functions, one per component (default [cim_grc, cim_qir]), sharing one scoring per batch.
+    """TRL reward functions, one per component (default `default_components`: [cim_grc, cim_qir], and
+    cim_support when the scorer has visual support on), sharing one scoring per batch.
 
     An empty caption gets `empty_reward` for every component instead of being scored; `threads` torch threads
     score each batch (None: the trainer's).
     """
+    components = default_components(scorer) if components is None else tuple(components)
     if not components:
         raise InputError(f"give at least one reward component; valid: {', '.join(COMPONENTS)}")
     if len(set(components)) != len(components):
         raise InputError(f"reward components repeat: {list(components)}")
+    if "support" in components and not scorer.options.support > 0:
+        raise InputError("reward component 'support' needs the scorer's visual support on (reward option support > 0)")
     shared = SharedCIMScores(scorer, empty_reward, threads=threads)
     return [CIMRewardFunction(shared, component) for component in components]
 
 
-def cim_reward_weights(scorer: CIMScorer, components: Sequence[str] = COMPONENTS) -> list[float]:
-    """TRL `reward_weights` matching `cim_reward_functions`: 1 for GRC, β for QIR (Υ = GRC + β·QIR)."""
-    weights = {"grc": 1.0, "qir": float(scorer.options.beta)}
+def cim_reward_weights(scorer: CIMScorer, components: Sequence[str] | None = None) -> list[float]:
+    """TRL `reward_weights` matching `cim_reward_functions`: 1 for GRC, β for QIR, λ for support
+    (Υ = GRC + β·QIR + λ·(support − 1))."""
+    components = default_components(scorer) if components is None else components
+    weights = {"grc": 1.0, "qir": float(scorer.options.beta), "support": float(scorer.options.support)}
     return [weights[c] for c in components]

@@ -47,6 +47,16 @@ class ScorerOptions(Options):
     extractor: str = Field(
         "shapes", description="Fact extractor of the tuples re-ranker: shapes (the shapes reader) or factual:<hf id or folder>."
     )
+    support: float = Field(
+        0.0, ge=0.0, description="Weight λ of visual support: reward += λ·(support − 1), support = how much of the caption's claims the source's image neighbours' captions state (0: off)."
+    )
+    support_neighbours: int = Field(10, ge=1, description="Image-space gallery neighbours of the source whose captions back up claims (m).")
+    support_tau: float = Field(
+        0.5, gt=0.0, le=1.0, description="A claim earns full credit when at least this share of the neighbours state it (τ; credit = min(1, share/τ))."
+    )
+    support_claims: Literal["objects", "objects+attributes"] = Field(
+        "objects", description="Which of the caption's fact tuples count as claims for visual support."
+    )
     text_backend: str | None = Field(
         None, description="Backend of the caption encoder: torch, onnx, onnx-int8 or openvino (CPU); default the gallery's (its manifest)."
     )

@@ -24,12 +24,14 @@ from cim.errors import InputError, OptionError
 from cim.gallery.manifest import TextEncoderInfo, check_encoder
 from cim.gallery.store import Gallery
 from cim.index.registry import make_index
-from cim.reward.extractors import FactExtractor
+from cim.reward.extractors import FactExtractor, load_extractor
 from cim.reward.formulas import cim_reward, grc, image_similarities, qir
+from cim.reward.gallery_facts import GalleryFacts
 from cim.reward.options import ScorerOptions
 from cim.reward.query import without_repeats
 from cim.reward.rerank import make_reranker, shortlist_size
 from cim.reward.sources import Source, SourceEmbeddingCache
+from cim.reward.support import VisualSupport
 from cim.wire import CaptionScore
 
 
@@ -76,7 +78,13 @@ class CIMScorer:
         self._image_mean = self._gallery_image_mean() if self.options.center_images else None
         if extractor is not None and extractor.spec != self.options.extractor:
             raise OptionError(f"the extractor given is {extractor.spec!r} but option 'extractor' is {self.options.extractor!r}")
+        if extractor is None and self.options.support > 0:
+            extractor = load_extractor(self.options.extractor, device=device)  # one extractor for re-ranker and support
         self.reranker = make_reranker(self.options, self.gallery, device=device, extractor=extractor)
+        self.support = None if self.options.support == 0 else VisualSupport(
+            self.gallery, GalleryFacts(self.gallery, extractor), self.options.support_neighbours,
+            self.options.support_tau, self.options.support_claims, self.options.index, device,
+        )  # fmt: skip
 
     def _text_spec(self) -> str:
         """The caption encoder to load: the gallery's, on `text_backend` if set (checked before anything loads)."""
@@ -177,6 +185,11 @@ class CIMScorer:
             raise InputError(f"{len(captions)} captions but {len(sources)} sources")
         return self.score_encoded(self.encode(captions), sources, captions)
 
+    @staticmethod
+    def _check_texts(captions: Sequence[str] | None, n: int, needed_by: str) -> None:
+        if captions is None or len(captions) != n:
+            raise InputError(f"{needed_by} needs the captions' texts: pass them to score_encoded(text, sources, captions)")
+
     def _retrieve(
         self, text: TextEmbedding, exclude: torch.Tensor, captions: Sequence[str] | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -184,8 +197,7 @@ class CIMScorer:
         k = self.options.k
         if self.reranker is None:
             return self.index.search(text.vectors, k, exclude)
-        if captions is None or len(captions) != len(text.vectors):
-            raise InputError("re-ranking needs the captions' texts: pass them to score_encoded(text, sources, captions)")
+        self._check_texts(captions, len(text.vectors), "re-ranking")
         cosines, rows = self.index.search(text.vectors, shortlist_size(self.options, self._retrievable()), exclude)  # (b, K')
         relevance = self.reranker.relevance(captions, cosines, rows)  # (b, K') float64
         # Most relevant first; among equal relevance the lower gallery row (a stable sort of row-ordered positions).
@@ -198,19 +210,24 @@ class CIMScorer:
         self, text: TextEmbedding, sources: Sequence[Source], captions: Sequence[str] | None = None
     ) -> list[CaptionScore]:
         """Score captions already embedded by `encode` (so callers that also need the vectors encode once).
-        A re-ranker also needs the captions' texts, row-aligned with `text`."""
+        A re-ranker and visual support also need the captions' texts, row-aligned with `text`."""
         if len(text.vectors) != len(sources):
             raise InputError(f"{len(text.vectors)} captions but {len(sources)} sources")
         if not len(sources):
             return []
         k = self.options.k
-        source_vectors, exclude = self._resolve_sources(sources)
+        raw_sources, exclude = self._resolve_sources(sources)
         text_sims, rows = self._retrieve(text, exclude, captions)  # (b, k) each
         retrieved = torch.from_numpy(np.asarray(self.gallery.image_emb[rows.flatten().numpy()], dtype=np.float32))
         retrieved = self._image_space(retrieved.view(len(sources), k, -1))  # (b, k, d)
-        source_vectors = self._image_space(source_vectors)
+        source_vectors = self._image_space(raw_sources)
         qir_values, grc_values = qir(source_vectors, retrieved), grc(retrieved)
         rewards = cim_reward(qir_values, grc_values, self.options.beta)
+        support = None
+        if self.support is not None:
+            self._check_texts(captions, len(sources), "visual support")
+            support = self.support.support(captions, F.normalize(raw_sources.float(), dim=-1), exclude)  # uncentred, as the gallery
+            rewards = rewards + self.options.support * (support - 1)
         image_sims = image_similarities(source_vectors, retrieved)
         ids = self.gallery.ids
         return [
@@ -223,6 +240,7 @@ class CIMScorer:
                 image_sims=image_sims[i].tolist(),
                 n_tokens=int(text.n_tokens[i]),
                 truncated=bool(text.truncated[i]),
+                support=None if support is None else float(support[i]),
             )
             for i in range(len(sources))
         ]

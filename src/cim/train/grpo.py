@@ -36,7 +36,7 @@ class GRPOOptions(Options):
     scale_rewards: Literal["group", "batch", "none"] = "group"
     lr_scheduler: Scheduler = "constant"
     weight_decay: float = 0.0
-    components: tuple[str, ...] = Field(COMPONENTS, strict=False)
+    components: tuple[str, ...] | None = Field(None, strict=False)  # None: grc, qir (+ support when the reward has it on)
     empty_reward: float = 0.0
     seed: int = 0
     logging_steps: int = Field(10, ge=1)
@@ -54,7 +54,7 @@ class GRPOOptions(Options):
 
     @model_validator(mode="after")
     def _consistent(self) -> GRPOOptions:
-        if not self.components or any(c not in COMPONENTS for c in self.components):
+        if self.components is not None and (not self.components or any(c not in COMPONENTS for c in self.components)):
             raise ValueError(f"components must be a non-empty subset of {', '.join(COMPONENTS)}; got {list(self.components)}")
         if self.overlong_buffer >= self.max_completion_length:
             raise ValueError(f"overlong_buffer={self.overlong_buffer} must be below max_completion_length={self.max_completion_length}")
@@ -120,8 +120,8 @@ def make_grpo_trainer(
 ):
     """A TRL GRPOTrainer of the VLM in `model_dir` on `dataset` with the CIM reward of `scorer`.
 
-    Reward components reach TRL as separate functions (logged as rewards/cim_grc, rewards/cim_qir)
-    weighted 1 and β, so TRL's total is Υ = GRC + β·QIR.
+    Reward components reach TRL as separate functions (logged as rewards/cim_grc, rewards/cim_qir and, with
+    visual support on, rewards/cim_support) weighted 1, β and λ, so TRL's total is the scorer's reward Υ.
     """
     from transformers import AutoProcessor
     from trl import GRPOTrainer

@@ -68,11 +68,33 @@ def ensure_base_captioner(root: Path, overrides: Sequence[str] = ()) -> Path:
     return policy
 
 
-def default_base_captioner(overrides: Sequence[str] = ()) -> Path:
-    """The base captioner cached under $CIM_HOME/models/tiny-base (shared by `cim demo` and the experiments)."""
+BUNDLED_BASE = Path(__file__).resolve().parent.parent / "assets" / "tiny-base"
+"""The tiny base captioner shipped with the package; stages.json records the stage recipes it was trained with."""
+
+
+def bundled_base_captioner(overrides: Sequence[str] = ()) -> Path | None:
+    """BUNDLED_BASE when the base stages' recipes (with `overrides`) are the ones it was trained with, else None.
+
+    A chained stage's `policy` (the previous stage's folder) is not compared: it names a path on the machine
+    that trained it.
+    """
+    record = json.loads((BUNDLED_BASE / "stages.json").read_text())["stages"]
+    for index, (stage, name) in enumerate(BASE_STAGES):
+        settings = load_recipe(name, list(overrides), kind=SFTRecipe).to_dict()
+        if index > 0:
+            settings.pop("policy")
+        if record.get(stage) != {"recipe": name, "settings": settings}:
+            return None
+    return BUNDLED_BASE
+
+
+def default_base_captioner(overrides: Sequence[str] = (), bundled: bool = True) -> Path:
+    """The base captioner shared by `cim demo` and the experiments: the bundled one when `bundled` and the
+    recipes match it (the same weights on every machine), else trained once under $CIM_HOME/models/tiny-base."""
     from cim.paths import cache_dir
 
-    return ensure_base_captioner(cache_dir() / "models" / "tiny-base", overrides)
+    shipped = bundled_base_captioner(overrides) if bundled else None
+    return shipped or ensure_base_captioner(cache_dir() / "models" / "tiny-base", overrides)
 
 
 def write_split_captions(

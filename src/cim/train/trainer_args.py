@@ -10,7 +10,8 @@ Scheduler = Literal["constant", "linear", "cosine", "constant_with_warmup"]
 
 
 def common_trainer_args(out_dir: str | Path, seed: int, logging_steps: int, gradient_checkpointing: bool) -> dict[str, Any]:
-    """bf16 only where the GPU supports it (TRL's default errors on CPUs), no external loggers, no workers."""
+    """bf16 only where the GPU supports it (TRL's default errors on CPUs), no external loggers, no workers,
+    pinned batches only with CUDA (elsewhere torch warns that pinning does nothing)."""
     import torch
 
     return {
@@ -20,6 +21,7 @@ def common_trainer_args(out_dir: str | Path, seed: int, logging_steps: int, grad
         "logging_steps": logging_steps,
         "report_to": "none",
         "dataloader_num_workers": 0,
+        "dataloader_pin_memory": torch.cuda.is_available(),
         "disable_tqdm": False,  # a progress bar even when the CLI quiets the libraries' logging
         "gradient_checkpointing": gradient_checkpointing,
     }

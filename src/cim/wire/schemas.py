@@ -51,6 +51,7 @@ class CaptionScore(BaseModel):
     image_sims: list[float]
     n_tokens: int
     truncated: bool
+    support: float | None = None  # visual support in [0, 1] when the scorer's `support` weight is on
 
 
 class ScoreResponse(BaseModel):

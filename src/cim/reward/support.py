@@ -1,0 +1,66 @@
+"""Visual support: how much of what a caption claims the captions of the source image's gallery neighbours state.
+
+The CIM reward asks whether a caption *retrieves* items like the source; nothing in it asks whether each
+thing the caption says is in the image, so a policy can add a plausible object that the retrieval does not
+punish. Visual support is a reference-free check at the fact level: the source image's m nearest gallery
+images (by image embedding) stand in for references; each claim of the caption (an object or attribute tuple
+from the fact extractor) earns credit min(1, share / τ), where share is the fraction of those m neighbours
+whose caption states it; the caption's support is the mean credit of its claims (1 when it claims nothing).
+The reward adds λ·(support − 1): nothing for a fully supported caption, down to −λ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from cim.gallery.store import Gallery
+from cim.index.registry import make_index
+from cim.reward.extractors import FactTuple
+from cim.reward.gallery_facts import GalleryFacts
+
+CLAIM_KINDS = {"objects": ("object",), "objects+attributes": ("object", "attribute")}
+"""Which tuple kinds count as claims (option `support_claims`); relations are what the re-ranker checks."""
+
+
+def claim_credit(claims: Sequence[FactTuple], neighbours: Sequence[frozenset[FactTuple]], tau: float) -> float:
+    """Mean over claims of min(1, share of neighbours stating the claim / τ); 1 when there is no claim."""
+    if not claims:
+        return 1.0
+    if not neighbours:
+        return 0.0
+    shares = [sum(claim in facts for facts in neighbours) / len(neighbours) for claim in claims]
+    return float(np.mean([min(1.0, share / tau) for share in shares]))
+
+
+class VisualSupport:
+    """Support of captions by the captions of their sources' nearest gallery images."""
+
+    def __init__(self, gallery: Gallery, facts: GalleryFacts, neighbours: int, tau: float, claims: str,
+                 index: str = "exact", device: str | None = None) -> None:  # fmt: skip
+        self.facts = facts
+        self.neighbours = min(neighbours, len(gallery) - 1)
+        self.tau = tau
+        self.kinds = CLAIM_KINDS[claims]
+        self.index = make_index(index, gallery.image_emb, device=device)
+
+    def neighbour_rows(self, sources: torch.Tensor, exclude: torch.Tensor) -> torch.Tensor:
+        """(b, m) gallery rows nearest each L2-normalised source embedding, never the excluded row; each distinct
+        source is searched once (a GRPO batch holds each image once per completion of its group)."""
+        keys = torch.cat([sources.double(), exclude.unsqueeze(1).double()], dim=1)  # float64 holds any row exactly
+        distinct, inverse = torch.unique(keys, dim=0, return_inverse=True)
+        rows = self.index.search(distinct[:, :-1].float().contiguous(), self.neighbours, distinct[:, -1].long())[1]
+        return rows[inverse]
+
+    def support(self, captions: Sequence[str], sources: torch.Tensor, exclude: torch.Tensor) -> torch.Tensor:
+        """(b,) support of each caption by its source's neighbours, in [0, 1]."""
+        rows = self.neighbour_rows(sources, exclude)
+        found = self.facts.rows([r for r in rows.flatten().tolist() if r >= 0])
+        claims = self.facts.extractor.extract(list(captions))
+        values = [
+            claim_credit([t for t in sorted(stated) if t[0] in self.kinds], [found[r] for r in row if r >= 0], self.tau)
+            for stated, row in zip(claims, rows.tolist())
+        ]
+        return torch.tensor(values, dtype=torch.float32)
