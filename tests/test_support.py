@@ -6,7 +6,7 @@ import torch
 from cim.integrations.trl import cim_reward_functions, cim_reward_weights
 from cim.reward.options import ScorerOptions
 from cim.reward.scorer import CIMScorer
-from cim.reward.support import claim_credit
+from cim.reward.support import claim_credit, consensus_coverage
 from cim.shapes import SHAPES, caption_for_level, render_scene, split_scenes
 
 OBJECT = ("object", "circle")
@@ -20,6 +20,38 @@ def test_claim_credit_is_the_mean_capped_share_of_neighbours_stating_each_claim(
     assert claim_credit([OTHER], neighbours, 0.5) == pytest.approx(0.5)  # share 0.25 / τ
     assert claim_credit([OBJECT, OTHER, ("object", "cross")], neighbours, 0.5) == pytest.approx(0.5)
     assert claim_credit([OBJECT], [], 0.5) == 0.0
+
+
+def test_coverage_is_the_share_of_the_neighbours_consensus_the_caption_claims():
+    left = ("relation", "circle", "left of", "star")
+    neighbours = [frozenset({OBJECT, left}), frozenset({OBJECT, OTHER, left}), frozenset({OBJECT}), frozenset()]
+    # Consensus at τ 0.5: the circle (3 of 4) and the relation (2 of 4); the star (1 of 4) is not.
+    assert consensus_coverage([], neighbours, ("object", "relation"), 0.5) == 0.0
+    assert consensus_coverage([OBJECT, OTHER], neighbours, ("object", "relation"), 0.5) == pytest.approx(0.5)
+    assert consensus_coverage([OBJECT, left], neighbours, ("object", "relation"), 0.5) == 1.0
+    assert consensus_coverage([OBJECT], neighbours, ("object",), 0.5) == 1.0  # relations are not asked for
+    assert consensus_coverage([], [frozenset({OTHER}), frozenset()], ("object",), 0.75) == 1.0  # no consensus
+    assert consensus_coverage([], [], ("object",), 0.5) == 1.0
+    # τ per kind: at 0.3 for relations a relation stated by 1 of 4 neighbours is still no consensus, one by 2 is.
+    taus = {"object": 0.75, "relation": 0.3}
+    assert consensus_coverage([left], neighbours, ("object", "relation"), taus) == pytest.approx(0.5)  # circle 3/4 ≥ 0.75
+    assert claim_credit([left, OTHER], neighbours, taus) == pytest.approx((1.0 + 0.25 / 0.75) / 2)
+
+
+def test_coverage_weight_blends_claim_credit_with_coverage(shapes_gallery):
+    plain = CIMScorer(shapes_gallery)
+    scenes = split_scenes("val", 16)
+    images = [render_scene(s, 128) for s in scenes]
+    one_object = [caption_for_level(s, "one-object") for s in scenes]
+    complete = [caption_for_level(s, "complete") for s in scenes]
+    scored = {}
+    for c in (0.0, 0.5, 1.0):
+        scorer = CIMScorer(shapes_gallery, ScorerOptions(support=1.0, support_coverage=c), text_encoder=plain.text_encoder)
+        scored[c] = [torch.tensor([s.support for s in scorer.score(captions, images)]) for captions in (one_object, complete)]
+    for level in (0, 1):  # the blend is linear in c
+        assert torch.allclose(scored[0.5][level], (scored[0.0][level] + scored[1.0][level]) / 2, atol=1e-6)
+    # Claim credit barely prefers either caption; coverage asks for what the neighbours agree on: the complete one.
+    assert (scored[1.0][1] - scored[1.0][0]).mean() > 0.2
 
 
 def hallucinated(scene, style: int) -> str:

@@ -54,8 +54,14 @@ class ScorerOptions(Options):
     support_tau: float = Field(
         0.5, gt=0.0, le=1.0, description="A claim earns full credit when at least this share of the neighbours state it (τ; credit = min(1, share/τ))."
     )
-    support_claims: Literal["objects", "objects+attributes"] = Field(
+    support_relation_tau: float | None = Field(
+        None, gt=0.0, le=1.0, description="τ of relation claims and consensus relations (None: support_tau); a true relation is stated by fewer neighbours than a present object."
+    )
+    support_claims: Literal["objects", "objects+attributes", "objects+relations"] = Field(
         "objects", description="Which of the caption's fact tuples count as claims for visual support."
+    )
+    support_coverage: float = Field(
+        0.0, ge=0.0, le=1.0, description="Weight c of coverage in visual support: support = (1 − c)·claim credit + c·share of the neighbours' consensus facts (stated by ≥ τ of them) the caption claims."
     )
     text_backend: str | None = Field(
         None, description="Backend of the caption encoder: torch, onnx, onnx-int8 or openvino (CPU); default the gallery's (its manifest)."
@@ -97,6 +103,11 @@ class ScorerOptions(Options):
                 f"re-ranking needs shortlist >= {SHORTLIST_FACTOR * self.k}, or 0 for {SHORTLIST_FACTOR}·k"
             )
         return self
+
+    def support_taus(self) -> dict[str, float]:
+        """Visual support's τ per claim kind."""
+        relation = self.support_tau if self.support_relation_tau is None else self.support_relation_tau
+        return {"object": self.support_tau, "attribute": self.support_tau, "relation": relation}
 
 
 REWARD_OPTION_NAMES: tuple[str, ...] = tuple(ScorerOptions.model_fields)

@@ -83,7 +83,7 @@ class CIMScorer:
         self.reranker = make_reranker(self.options, self.gallery, device=device, extractor=extractor)
         self.support = None if self.options.support == 0 else VisualSupport(
             self.gallery, GalleryFacts(self.gallery, extractor), self.options.support_neighbours,
-            self.options.support_tau, self.options.support_claims, self.options.index, device,
+            self.options.support_taus(), self.options.support_claims, self.options.index, device, self.options.support_coverage,
         )  # fmt: skip
 
     def _text_spec(self) -> str:

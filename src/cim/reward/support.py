@@ -6,12 +6,15 @@ punish. Visual support is a reference-free check at the fact level: the source i
 images (by image embedding) stand in for references; each claim of the caption (an object or attribute tuple
 from the fact extractor) earns credit min(1, share / τ), where share is the fraction of those m neighbours
 whose caption states it; the caption's support is the mean credit of its claims (1 when it claims nothing).
+Optionally support also asks the other way round (coverage weight c): of the facts at least τ of the neighbours
+state (their consensus), which share does the caption claim? Support is then (1 − c)·credit + c·coverage.
 The reward adds λ·(support − 1): nothing for a fully supported caption, down to −λ.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -21,29 +24,49 @@ from cim.index.registry import make_index
 from cim.reward.extractors import FactTuple
 from cim.reward.gallery_facts import GalleryFacts
 
-CLAIM_KINDS = {"objects": ("object",), "objects+attributes": ("object", "attribute")}
-"""Which tuple kinds count as claims (option `support_claims`); relations are what the re-ranker checks."""
+CLAIM_KINDS = {"objects": ("object",), "objects+attributes": ("object", "attribute"), "objects+relations": ("object", "relation")}
+"""Which tuple kinds count as claims (option `support_claims`)."""
 
 
-def claim_credit(claims: Sequence[FactTuple], neighbours: Sequence[frozenset[FactTuple]], tau: float) -> float:
-    """Mean over claims of min(1, share of neighbours stating the claim / τ); 1 when there is no claim."""
+Tau = float | Mapping[str, float]
+"""τ, one for every claim kind or one per kind ("object", "attribute", "relation")."""
+
+
+def tau_of(tau: Tau, kind: str) -> float:
+    return tau if isinstance(tau, float | int) else tau[kind]
+
+
+def claim_credit(claims: Sequence[FactTuple], neighbours: Sequence[frozenset[FactTuple]], tau: Tau) -> float:
+    """Mean over claims of min(1, share of neighbours stating the claim / τ of its kind); 1 when there is no claim."""
     if not claims:
         return 1.0
     if not neighbours:
         return 0.0
     shares = [sum(claim in facts for facts in neighbours) / len(neighbours) for claim in claims]
-    return float(np.mean([min(1.0, share / tau) for share in shares]))
+    return float(np.mean([min(1.0, share / tau_of(tau, claim[0])) for claim, share in zip(claims, shares)]))
+
+
+def consensus_coverage(claims: Sequence[FactTuple], neighbours: Sequence[frozenset[FactTuple]], kinds: Sequence[str],
+                       tau: Tau) -> float:  # fmt: skip
+    """Share of the facts of `kinds` stated by at least τ (of its kind) of the neighbours that are among the claims;
+    1 when the neighbours agree on no fact (or there are none)."""
+    if not neighbours:
+        return 1.0
+    counts = Counter(t for facts in neighbours for t in facts if t[0] in kinds)
+    consensus = {t for t, n in counts.items() if n / len(neighbours) >= tau_of(tau, t[0])}
+    return len(consensus.intersection(claims)) / len(consensus) if consensus else 1.0
 
 
 class VisualSupport:
     """Support of captions by the captions of their sources' nearest gallery images."""
 
-    def __init__(self, gallery: Gallery, facts: GalleryFacts, neighbours: int, tau: float, claims: str,
-                 index: str = "exact", device: str | None = None) -> None:  # fmt: skip
+    def __init__(self, gallery: Gallery, facts: GalleryFacts, neighbours: int, tau: Tau, claims: str,
+                 index: str = "exact", device: str | None = None, coverage: float = 0.0) -> None:  # fmt: skip
         self.facts = facts
         self.neighbours = min(neighbours, len(gallery) - 1)
         self.tau = tau
         self.kinds = CLAIM_KINDS[claims]
+        self.coverage = coverage
         self.index = make_index(index, gallery.image_emb, device=device)
 
     def neighbour_rows(self, sources: torch.Tensor, exclude: torch.Tensor) -> torch.Tensor:
@@ -58,9 +81,11 @@ class VisualSupport:
         """(b,) support of each caption by its source's neighbours, in [0, 1]."""
         rows = self.neighbour_rows(sources, exclude)
         found = self.facts.rows([r for r in rows.flatten().tolist() if r >= 0])
-        claims = self.facts.extractor.extract(list(captions))
-        values = [
-            claim_credit([t for t in sorted(stated) if t[0] in self.kinds], [found[r] for r in row if r >= 0], self.tau)
-            for stated, row in zip(claims, rows.tolist())
-        ]
+        values = []
+        for stated, row in zip(self.facts.extractor.extract(list(captions)), rows.tolist()):
+            claims, neighbours = [t for t in sorted(stated) if t[0] in self.kinds], [found[r] for r in row if r >= 0]
+            value = claim_credit(claims, neighbours, self.tau)
+            if self.coverage:
+                value = (1 - self.coverage) * value + self.coverage * consensus_coverage(claims, neighbours, self.kinds, self.tau)
+            values.append(value)
         return torch.tensor(values, dtype=torch.float32)
