@@ -6,8 +6,8 @@ import torch
 from cim.integrations.trl import cim_reward_functions, cim_reward_weights
 from cim.reward.options import ScorerOptions
 from cim.reward.scorer import CIMScorer
-from cim.reward.support import claim_credit, consensus_coverage
-from cim.shapes import SHAPES, caption_for_level, render_scene, split_scenes
+from cim.reward.support import claim_credit, consensus_coverage, relation_votes
+from cim.shapes import SHAPES, caption_for_level, render_scene, scene_facts, split_scenes, swap_relations
 
 OBJECT = ("object", "circle")
 OTHER = ("object", "star")
@@ -125,3 +125,63 @@ def test_each_distinct_source_is_searched_once_and_rows_follow_their_source(scor
     assert searched == [2] and rows.shape == (4, 10)
     assert rows[0].tolist() == rows[2].tolist() == rows[3].tolist() != rows[1].tolist()
     assert rows[0].tolist() == search(vectors[:1], 10, exclude[:1])[1][0].tolist()
+
+
+LEFT = ("relation", "circle", "left of", "star")
+RIGHT = ("relation", "star", "left of", "circle")
+
+
+def test_relation_votes_sum_the_neighbours_margin_for_each_direction_claimed():
+    neighbours = [frozenset({LEFT}), frozenset({LEFT, OBJECT}), frozenset({LEFT}), frozenset({RIGHT}), frozenset()]
+    assert relation_votes([LEFT], neighbours) == pytest.approx((3 - 1) / (3 + 1 + 1))
+    assert relation_votes([RIGHT], neighbours) == pytest.approx(-(3 - 1) / (3 + 1 + 1))
+    assert relation_votes([LEFT, LEFT, OBJECT, OTHER], neighbours) == relation_votes([LEFT], neighbours)  # once each; objects do not vote
+    above = ("relation", "circle", "above", "star")
+    assert relation_votes([above], neighbours) == 0.0  # nobody states it either way
+    assert relation_votes([LEFT, above], neighbours) == relation_votes([LEFT], neighbours)
+    assert relation_votes([LEFT], []) == 0.0
+
+
+def relation_sentences(relations, style: int) -> str:
+    """Relations in words unlike our grammar's: the converse word with the arguments the other way round."""
+    words = {"left of": ("{b} is further right than the {a}", "to the right of the {a} sits the {b}"),
+             "above": ("{b} is lower down than the {a}", "below the {a} sits the {b}")}  # fmt: skip
+    return " ".join(words[w][style].format(a=a, b=b).capitalize() + "." for a, w, b in sorted(relations))
+
+
+def test_relation_votes_read_facts_not_wording_and_a_reversed_caption_gets_the_opposite_vote(scorers, shapes_gallery):
+    plain, _ = scorers
+    voting = CIMScorer(shapes_gallery, ScorerOptions(relation_votes=0.5), text_encoder=plain.text_encoder)
+    scenes = [s for s in split_scenes("val", 30) if scene_facts(s).relations]
+    images = [render_scene(s, 128) for s in scenes]
+    ours = [caption_for_level(s, "complete") for s in scenes]
+    votes = {"ours": [s.relation_votes for s in voting.score(ours, images)]}
+    for style in (0, 1):
+        for truth, key in ((True, "right"), (False, "reversed")):
+            captions = [relation_sentences((scene_facts(s) if truth else swap_relations(scene_facts(s))).relations, style)
+                        for s in scenes]  # fmt: skip
+            scored = voting.score(captions, images)
+            votes[f"{key} {style}"] = [s.relation_votes for s in scored]
+            for with_votes, without in zip(scored, plain.score(captions, images)):  # retrieval unchanged, votes added
+                assert with_votes.support is None and with_votes.retrieved_ids == without.retrieved_ids
+                assert with_votes.reward == pytest.approx(without.reward + 0.5 * with_votes.relation_votes, abs=1e-6)
+        assert votes[f"right {style}"] == pytest.approx(votes["ours"], abs=1e-6)  # the same relations in other words
+        assert votes[f"reversed {style}"] == pytest.approx([-v for v in votes["ours"]], abs=1e-6)
+    assert any(v != 0 for v in votes["ours"])
+
+
+def test_relation_votes_are_a_weighted_trl_component_and_the_sum_is_the_reward(scorers, shapes_gallery):
+    plain, _ = scorers
+    both = CIMScorer(shapes_gallery, ScorerOptions(support=0.5, relation_votes=0.25), text_encoder=plain.text_encoder)
+    functions, weights = cim_reward_functions(both), cim_reward_weights(both)
+    assert [f.__name__ for f in functions] == ["cim_grc", "cim_qir", "cim_support", "cim_votes"]
+    assert weights == [1.0, 1.0, 0.5, 0.25]
+    scenes = split_scenes("train", 4)
+    captions, images = [caption_for_level(s, "complete") for s in scenes], [render_scene(s, 128) for s in scenes]
+    parts = [f(completions=captions, source_image=images) for f in functions]
+    total = [sum(w * p[i] for w, p in zip(weights, parts)) for i in range(len(captions))]
+    assert total == pytest.approx([s.reward for s in both.score(captions, images)], abs=1e-6)
+    from cim.errors import InputError
+
+    with pytest.raises(InputError, match="needs the scorer's relation votes on"):
+        cim_reward_functions(plain, components=("grc", "votes"))

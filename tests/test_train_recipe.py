@@ -137,10 +137,11 @@ def test_the_cim_plus_recipe_is_what_was_chosen_on_val():
     chosen = val["candidates"][val["chosen"]]
     support_options = {k: v for k, v in support["candidates"][support["chosen"]]["options"].items() if k.startswith("support")}
     assert support_options == {"support": 2.0}
-    coverage = stored["coverage"]  # relation claims and coverage on top: none was chosen
-    if coverage["chosen"] is not None:
-        options = coverage["candidates"][coverage["chosen"]]["options"]
-        support_options |= {k: v for k, v in options.items() if k.startswith("support")}
+    for part in ("coverage", "votes"):  # relation claims and coverage (none chosen), then relation votes (ρ 0.1)
+        if stored[part]["chosen"] is not None:
+            options = stored[part]["candidates"][stored[part]["chosen"]]["options"]
+            support_options |= {k: v for k, v in options.items() if k.startswith(("support", "relation_votes"))}
+    assert support_options == {"support": 2.0, "relation_votes": 0.1}
     plus, paper = load_recipe("shapes-tiny-plus"), load_recipe("shapes-tiny")
     assert plus.gallery == chosen["gallery"]
     assert plus.reward == paper.reward.replace(**chosen["options"], **support_options)

@@ -22,6 +22,7 @@ from cim.reward.scorer import CaptionScore
 class _Options:
     beta: float = 0.5
     support: float = 0.0
+    relation_votes: float = 0.0
 
 
 class CountingScorer:

@@ -1,8 +1,8 @@
 """CIM reward functions for TRL's GRPOTrainer, served by one shared CIMScorer.
 
     scorer = CIMScorer(gallery)
-    reward_funcs = cim_reward_functions(scorer)            # [cim_grc, cim_qir] (+ cim_support when on)
-    GRPOConfig(..., reward_weights=cim_reward_weights(scorer))  # [1, beta] (+ λ)
+    reward_funcs = cim_reward_functions(scorer)            # [cim_grc, cim_qir] (+ cim_support, cim_votes when on)
+    GRPOConfig(..., reward_weights=cim_reward_weights(scorer))  # [1, beta] (+ λ, ρ)
 
 TRL calls each reward function with `prompts`, `completions`, `completion_ids` and every dataset column
 as a keyword (one value per completion). The first function called on a batch scores it once (one
@@ -29,14 +29,17 @@ from cim.reward.sources import Source, source_key
 from cim.threads import torch_threads
 from cim.wire import CaptionScore
 
-COMPONENTS: tuple[str, ...] = ("grc", "qir", "support")
+COMPONENTS: tuple[str, ...] = ("grc", "qir", "support", "votes")
 DEFAULT_COMPONENTS: tuple[str, ...] = ("grc", "qir")
-"""The paper's reward; `default_components` adds "support" (as support − 1, weighted λ) when the scorer has it on."""
+"""The paper's reward; `default_components` adds "support" (as support − 1, weighted λ) and "votes" (relation
+votes, weighted ρ) when the scorer has them on."""
+OPTIONAL_COMPONENTS: dict[str, tuple[str, str]] = {"support": ("support", "visual support"), "votes": ("relation_votes", "relation votes")}
+"""Component → (the reward option that weights it and turns it on, what it is)."""
 
 
 def default_components(scorer: CIMScorer) -> tuple[str, ...]:
-    """The components whose weighted sum is the scorer's reward: GRC, QIR and, when on, visual support."""
-    return (*DEFAULT_COMPONENTS, "support") if scorer.options.support > 0 else DEFAULT_COMPONENTS
+    """The components whose weighted sum is the scorer's reward: GRC, QIR and, when on, visual support and relation votes."""
+    return (*DEFAULT_COMPONENTS, *(c for c, (option, _) in OPTIONAL_COMPONENTS.items() if getattr(scorer.options, option) > 0))
 SOURCE_COLUMNS: tuple[str, ...] = ("source_id", "source_image", "image", "images")
 
 
@@ -173,10 +176,12 @@ class CIMRewardFunction:
 
     def _value(self, score: CaptionScore) -> float:
         """The component of one score; support counts as support − 1 (0 when every claim is backed up)."""
-        if self.component == "support":
-            if score.support is None:
-                raise InputError("the scorer returned no visual support: start it (or `cim serve`) with reward option support > 0")
-            return score.support - 1.0
+        if self.component in OPTIONAL_COMPONENTS:
+            option, what = OPTIONAL_COMPONENTS[self.component]
+            value = score.support if self.component == "support" else score.relation_votes
+            if value is None:
+                raise InputError(f"the scorer returned no {what}: start it (or `cim serve`) with reward option {option} > 0")
+            return value - 1.0 if self.component == "support" else value
         return float(getattr(score, self.component))
 
     def __repr__(self) -> str:
@@ -187,7 +192,7 @@ def cim_reward_functions(
     scorer: CIMScorer, components: Sequence[str] | None = None, empty_reward: float = 0.0, threads: int | None = None
 ) -> list[Callable[..., list[float]]]:
     """TRL reward functions, one per component (default `default_components`: [cim_grc, cim_qir], and
-    cim_support when the scorer has visual support on), sharing one scoring per batch.
+    cim_support / cim_votes when the scorer has visual support / relation votes on), sharing one scoring per batch.
 
     An empty caption gets `empty_reward` for every component instead of being scored; `threads` torch threads
     score each batch (None: the trainer's).
@@ -197,15 +202,18 @@ def cim_reward_functions(
         raise InputError(f"give at least one reward component; valid: {', '.join(COMPONENTS)}")
     if len(set(components)) != len(components):
         raise InputError(f"reward components repeat: {list(components)}")
-    if "support" in components and not scorer.options.support > 0:
-        raise InputError("reward component 'support' needs the scorer's visual support on (reward option support > 0)")
+    for component in set(components) & set(OPTIONAL_COMPONENTS):
+        option, what = OPTIONAL_COMPONENTS[component]
+        if not getattr(scorer.options, option) > 0:
+            raise InputError(f"reward component {component!r} needs the scorer's {what} on (reward option {option} > 0)")
     shared = SharedCIMScores(scorer, empty_reward, threads=threads)
     return [CIMRewardFunction(shared, component) for component in components]
 
 
 def cim_reward_weights(scorer: CIMScorer, components: Sequence[str] | None = None) -> list[float]:
-    """TRL `reward_weights` matching `cim_reward_functions`: 1 for GRC, β for QIR, λ for support
-    (Υ = GRC + β·QIR + λ·(support − 1))."""
+    """TRL `reward_weights` matching `cim_reward_functions`: 1 for GRC, β for QIR, λ for support, ρ for relation
+    votes (Υ = GRC + β·QIR + λ·(support − 1) + ρ·votes)."""
     components = default_components(scorer) if components is None else components
-    weights = {"grc": 1.0, "qir": float(scorer.options.beta), "support": float(scorer.options.support)}
+    options = scorer.options
+    weights = {"grc": 1.0, "qir": float(options.beta), "support": float(options.support), "votes": float(options.relation_votes)}
     return [weights[c] for c in components]

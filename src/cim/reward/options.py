@@ -63,6 +63,9 @@ class ScorerOptions(Options):
     support_coverage: float = Field(
         0.0, ge=0.0, le=1.0, description="Weight c of coverage in visual support: support = (1 − c)·claim credit + c·share of the neighbours' consensus facts (stated by ≥ τ of them) the caption claims."
     )
+    relation_votes: float = Field(
+        0.0, ge=0.0, description="Weight ρ of relation votes: reward += ρ·Σ over the caption's relation claims of (n − n′)/(n + n′ + 1), n and n′ the source's image neighbours whose captions state the relation and its reverse (0: off)."
+    )
     text_backend: str | None = Field(
         None, description="Backend of the caption encoder: torch, onnx, onnx-int8 or openvino (CPU); default the gallery's (its manifest)."
     )
@@ -103,6 +106,10 @@ class ScorerOptions(Options):
                 f"re-ranking needs shortlist >= {SHORTLIST_FACTOR * self.k}, or 0 for {SHORTLIST_FACTOR}·k"
             )
         return self
+
+    def uses_neighbours(self) -> bool:
+        """Whether the reward reads the captions of the source's image neighbours (visual support or relation votes)."""
+        return self.support > 0 or self.relation_votes > 0
 
     def support_taus(self) -> dict[str, float]:
         """Visual support's τ per claim kind."""

@@ -78,10 +78,10 @@ class CIMScorer:
         self._image_mean = self._gallery_image_mean() if self.options.center_images else None
         if extractor is not None and extractor.spec != self.options.extractor:
             raise OptionError(f"the extractor given is {extractor.spec!r} but option 'extractor' is {self.options.extractor!r}")
-        if extractor is None and self.options.support > 0:
+        if extractor is None and self.options.uses_neighbours():
             extractor = load_extractor(self.options.extractor, device=device)  # one extractor for re-ranker and support
         self.reranker = make_reranker(self.options, self.gallery, device=device, extractor=extractor)
-        self.support = None if self.options.support == 0 else VisualSupport(
+        self.support = None if not self.options.uses_neighbours() else VisualSupport(
             self.gallery, GalleryFacts(self.gallery, extractor), self.options.support_neighbours,
             self.options.support_taus(), self.options.support_claims, self.options.index, device, self.options.support_coverage,
         )  # fmt: skip
@@ -223,11 +223,11 @@ class CIMScorer:
         source_vectors = self._image_space(raw_sources)
         qir_values, grc_values = qir(source_vectors, retrieved), grc(retrieved)
         rewards = cim_reward(qir_values, grc_values, self.options.beta)
-        support = None
+        support = votes = None
         if self.support is not None:
-            self._check_texts(captions, len(sources), "visual support")
-            support = self.support.support(captions, F.normalize(raw_sources.float(), dim=-1), exclude)  # uncentred, as the gallery
-            rewards = rewards + self.options.support * (support - 1)
+            self._check_texts(captions, len(sources), "visual support" if self.options.support else "relation votes")
+            support, votes = self.support.evidence(captions, F.normalize(raw_sources.float(), dim=-1), exclude)  # uncentred, as the gallery
+            rewards = rewards + self.options.support * (support - 1) + self.options.relation_votes * votes
         image_sims = image_similarities(source_vectors, retrieved)
         ids = self.gallery.ids
         return [
@@ -240,7 +240,8 @@ class CIMScorer:
                 image_sims=image_sims[i].tolist(),
                 n_tokens=int(text.n_tokens[i]),
                 truncated=bool(text.truncated[i]),
-                support=None if support is None else float(support[i]),
+                support=None if support is None or not self.options.support else float(support[i]),
+                relation_votes=None if votes is None or not self.options.relation_votes else float(votes[i]),
             )
             for i in range(len(sources))
         ]

@@ -9,6 +9,12 @@ whose caption states it; the caption's support is the mean credit of its claims 
 Optionally support also asks the other way round (coverage weight c): of the facts at least τ of the neighbours
 state (their consensus), which share does the caption claim? Support is then (1 − c)·credit + c·coverage.
 The reward adds λ·(support − 1): nothing for a fully supported caption, down to −λ.
+
+Relation votes ask the same neighbours which way each relation the caption states points: a claimed
+(s, r, o) earns (n − n′)/(n + n′ + 1), where n neighbours' captions state it and n′ state its reverse (o, r, s).
+The votes are summed over the caption's distinct relation claims, so a caption gains by stating relations
+the neighbours back up and loses by stating them backwards; one nobody states is worth nothing. The reward
+adds ρ·votes. Unlike a claim's credit, a vote does not cost a true relation that few neighbours mention.
 """
 
 from __future__ import annotations
@@ -57,6 +63,18 @@ def consensus_coverage(claims: Sequence[FactTuple], neighbours: Sequence[frozens
     return len(consensus.intersection(claims)) / len(consensus) if consensus else 1.0
 
 
+def relation_votes(claims: Sequence[FactTuple], neighbours: Sequence[frozenset[FactTuple]]) -> float:
+    """Σ over the distinct relation claims (s, r, o) of (n − n′)/(n + n′ + 1): n neighbours state it, n′ state (o, r, s)."""
+    total = 0.0
+    for claim in set(claims):
+        if claim[0] != "relation":
+            continue
+        reverse = ("relation", claim[3], claim[2], claim[1])
+        n, n_reverse = (sum(fact in facts for facts in neighbours) for fact in (claim, reverse))
+        total += (n - n_reverse) / (n + n_reverse + 1)
+    return total
+
+
 class VisualSupport:
     """Support of captions by the captions of their sources' nearest gallery images."""
 
@@ -77,15 +95,17 @@ class VisualSupport:
         rows = self.index.search(distinct[:, :-1].float().contiguous(), self.neighbours, distinct[:, -1].long())[1]
         return rows[inverse]
 
-    def support(self, captions: Sequence[str], sources: torch.Tensor, exclude: torch.Tensor) -> torch.Tensor:
-        """(b,) support of each caption by its source's neighbours, in [0, 1]."""
+    def evidence(self, captions: Sequence[str], sources: torch.Tensor, exclude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(support, relation votes), each (b,): support of each caption by its source's neighbours, in [0, 1],
+        and the neighbours' votes on the direction of its relation claims."""
         rows = self.neighbour_rows(sources, exclude)
         found = self.facts.rows([r for r in rows.flatten().tolist() if r >= 0])
-        values = []
+        support, votes = [], []
         for stated, row in zip(self.facts.extractor.extract(list(captions)), rows.tolist()):
             claims, neighbours = [t for t in sorted(stated) if t[0] in self.kinds], [found[r] for r in row if r >= 0]
             value = claim_credit(claims, neighbours, self.tau)
             if self.coverage:
                 value = (1 - self.coverage) * value + self.coverage * consensus_coverage(claims, neighbours, self.kinds, self.tau)
-            values.append(value)
-        return torch.tensor(values, dtype=torch.float32)
+            support.append(value)
+            votes.append(relation_votes(list(stated), neighbours))
+        return torch.tensor(support, dtype=torch.float32), torch.tensor(votes, dtype=torch.float32)

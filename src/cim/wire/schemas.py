@@ -52,6 +52,7 @@ class CaptionScore(BaseModel):
     n_tokens: int
     truncated: bool
     support: float | None = None  # visual support in [0, 1] when the scorer's `support` weight is on
+    relation_votes: float | None = None  # the neighbours' votes on the caption's relation directions when `relation_votes` is on
 
 
 class ScoreResponse(BaseModel):
