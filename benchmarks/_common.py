@@ -13,9 +13,20 @@ import torch
 RESULTS = Path(__file__).parent / "results"
 
 
+def cpu_model() -> dict[str, Any]:
+    """The CPU's model name and whether it has AVX-512 (Linux /proc/cpuinfo; None elsewhere): figures differ by CPU."""
+    try:
+        info = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return {"cpu": platform.processor() or None, "avx512": None}
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    return {"cpu": fields.get("model name"), "avx512": "avx512f" in fields.get("flags", "").split()}
+
+
 def machine() -> dict[str, Any]:
     return {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
-            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None, **cpu_model()}
 
 
 def report(name: str, headline: dict[str, Any], out: Path | None = None) -> None:
