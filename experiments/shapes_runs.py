@@ -64,16 +64,19 @@ def grpo_run(recipe: GRPORecipe, label: str) -> Path:
     return ensure_grpo(recipe, out)
 
 
-def test_captions(model: Path) -> Path:
-    """Greedy SHAPES-500 captions of a model, beside it (with the tiny recipe's policy threads)."""
-    return write_split_captions(model, "test", model.parent / "shapes-500.jsonl", threads=load_recipe("shapes-tiny").grpo.threads)
+def split_captions(model: Path, split: str = "test") -> Path:
+    """Greedy captions of a split (SHAPES-500 for "test", all 200 scenes for "val") beside the model, with the
+    tiny recipe's policy threads."""
+    name = "shapes-500.jsonl" if split == "test" else f"shapes-{split}.jsonl"
+    return write_split_captions(model, split, model.parent / name, threads=load_recipe("shapes-tiny").grpo.threads)
 
 
-def evaluate_models(models: dict[str, Path], scorer: CIMScorer) -> dict[str, dict[str, float]]:
-    """SHAPES-500 metrics of each model (means over the 500 scenes) and paired differences to the first."""
-    files = {name: test_captions(model) for name, model in models.items()}
-    log(f"evaluating {', '.join(files)} on SHAPES-500")
-    result = evaluate(list(files.values()), scorer, split="test", resamples=1000)
+def evaluate_models(models: dict[str, Path], scorer: CIMScorer, split: str = "test") -> dict[str, dict[str, float]]:
+    """Metrics of each model on a split (SHAPES-500 by default; means over its scenes) and paired differences to
+    the first."""
+    files = {name: split_captions(model, split) for name, model in models.items()}
+    log(f"evaluating {', '.join(files)} on {split}")
+    result = evaluate(list(files.values()), scorer, split=split, resamples=1000)
     means = {name: {m: result.files[str(path)][m].mean for m in TABLE_METRICS} for name, path in files.items()}
     return means | {"comparisons": [comparison.model_dump(mode="json") for comparison in result.comparisons]}
 

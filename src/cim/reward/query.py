@@ -3,6 +3,7 @@
 Repeating a sentence shifts a mean-pooled embedding towards that sentence, so a policy can steer the reward
 by padding. With `ScorerOptions.dedupe_sentences`, a sentence equal to an earlier one after normalising
 case, punctuation and spacing is dropped before encoding, so repetition cannot move the query at all.
+`repeated_share` measures the same repeats (the GRPO guard `sentence_repeat_penalty` makes them cost).
 """
 
 from __future__ import annotations
@@ -18,12 +19,23 @@ def sentence_key(sentence: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", sentence.lower()).split())
 
 
-def without_repeats(caption: str) -> str:
-    """The caption's sentences, each kept once (its first occurrence), joined by single spaces."""
-    kept, seen = [], set()
+def _sentences(caption: str) -> list[tuple[str, bool]]:
+    """The caption's non-empty sentences, each with whether it repeats an earlier one (after `sentence_key`)."""
+    out, seen = [], set()
     for sentence in _SENTENCE_END.split(caption.strip()):
         key = sentence_key(sentence)
-        if key and key not in seen:
+        if key:
+            out.append((sentence.strip(), key in seen))
             seen.add(key)
-            kept.append(sentence.strip())
-    return " ".join(kept)
+    return out
+
+
+def without_repeats(caption: str) -> str:
+    """The caption's sentences, each kept once (its first occurrence), joined by single spaces."""
+    return " ".join(sentence for sentence, repeated in _sentences(caption) if not repeated)
+
+
+def repeated_share(caption: str) -> float:
+    """Share of the caption's sentences that repeat an earlier one (0 for an empty caption)."""
+    flags = [repeated for _, repeated in _sentences(caption)]
+    return sum(flags) / len(flags) if flags else 0.0

@@ -48,6 +48,7 @@ class GRPOOptions(Options):
     # guards (cim.train.guards): all off by default
     repetition_penalty: float = Field(0.0, ge=0)  # p of the n-gram repetition penalty −p·(1 − distinct/total); 0: off
     repetition_ngram: int = Field(3, ge=1)  # n of that penalty (token n-grams)
+    sentence_repeat_penalty: float = Field(0.0, ge=0)  # p of −p·(share of sentences repeating an earlier one); 0: off
     overlong_buffer: int = Field(0, ge=0)  # DAPO's soft over-length penalty over the last N tokens; 0: off
     mask_truncated_completions: bool = False  # TRL: truncated completions contribute no loss
     multi_objective_aggregation: Literal["sum_then_normalize", "normalize_then_sum"] = "sum_then_normalize"  # TRL (GDPO)
@@ -140,7 +141,8 @@ def make_grpo_trainer(
         )
     policy = load_policy_for_training(path, options.freeze_vision)
     guards, guard_weights = guard_rewards(
-        options.repetition_penalty, options.repetition_ngram, options.overlong_buffer, options.max_completion_length
+        options.repetition_penalty, options.repetition_ngram, options.overlong_buffer, options.max_completion_length,
+        options.sentence_repeat_penalty,
     )
     rewards = [*cim_reward_functions(scorer, options.components, options.empty_reward, options.reward_threads), *guards]
     weights = [*cim_reward_weights(scorer, options.components), *guard_weights]
