@@ -140,6 +140,12 @@ def test_relation_votes_sum_the_neighbours_margin_for_each_direction_claimed():
     assert relation_votes([above], neighbours) == 0.0  # nobody states it either way
     assert relation_votes([LEFT, above], neighbours) == relation_votes([LEFT], neighbours)
     assert relation_votes([LEFT], []) == 0.0
+    # per neighbours: the net share of all five neighbours; a relation one of them states earns 1/5, not 1/2
+    assert relation_votes([LEFT, above], neighbours, per="neighbours") == pytest.approx((3 - 1) / 5)
+    assert relation_votes([RIGHT], neighbours, per="neighbours") == pytest.approx(-(3 - 1) / 5)
+    lone = [frozenset({above})] + [frozenset()] * 4
+    assert (relation_votes([above], lone), relation_votes([above], lone, per="neighbours")) == pytest.approx((1 / 2, 1 / 5))
+    assert relation_votes([LEFT], [], per="neighbours") == 0.0
 
 
 def relation_sentences(relations, style: int) -> str:
@@ -149,9 +155,10 @@ def relation_sentences(relations, style: int) -> str:
     return " ".join(words[w][style].format(a=a, b=b).capitalize() + "." for a, w, b in sorted(relations))
 
 
-def test_relation_votes_read_facts_not_wording_and_a_reversed_caption_gets_the_opposite_vote(scorers, shapes_gallery):
+@pytest.mark.parametrize("per", ["mentions", "neighbours"])
+def test_relation_votes_read_facts_not_wording_and_a_reversed_caption_gets_the_opposite_vote(scorers, shapes_gallery, per):
     plain, _ = scorers
-    voting = CIMScorer(shapes_gallery, ScorerOptions(relation_votes=0.5), text_encoder=plain.text_encoder)
+    voting = CIMScorer(shapes_gallery, ScorerOptions(relation_votes=0.5, relation_votes_per=per), text_encoder=plain.text_encoder)
     scenes = [s for s in split_scenes("val", 30) if scene_facts(s).relations]
     images = [render_scene(s, 128) for s in scenes]
     ours = [caption_for_level(s, "complete") for s in scenes]

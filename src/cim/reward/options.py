@@ -66,6 +66,9 @@ class ScorerOptions(Options):
     relation_votes: float = Field(
         0.0, ge=0.0, description="Weight ρ of relation votes: reward += ρ·Σ over the caption's relation claims of (n − n′)/(n + n′ + 1), n and n′ the source's image neighbours whose captions state the relation and its reverse (0: off)."
     )
+    relation_votes_per: Literal["mentions", "neighbours"] = Field(
+        "mentions", description="What each relation vote n − n′ is divided by: n + n′ + 1 (mentions) or the m neighbours (neighbours: the net share of the neighbours backing the relation, so one a single neighbour states earns 1/m, not 1/2)."
+    )
     text_backend: str | None = Field(
         None, description="Backend of the caption encoder: torch, onnx, onnx-int8 or openvino (CPU); default the gallery's (its manifest)."
     )

@@ -84,6 +84,7 @@ class CIMScorer:
         self.support = None if not self.options.uses_neighbours() else VisualSupport(
             self.gallery, GalleryFacts(self.gallery, extractor), self.options.support_neighbours,
             self.options.support_taus(), self.options.support_claims, self.options.index, device, self.options.support_coverage,
+            self.options.relation_votes_per,
         )  # fmt: skip
 
     def _text_spec(self) -> str:

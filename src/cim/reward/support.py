@@ -15,6 +15,8 @@ Relation votes ask the same neighbours which way each relation the caption state
 The votes are summed over the caption's distinct relation claims, so a caption gains by stating relations
 the neighbours back up and loses by stating them backwards; one nobody states is worth nothing. The reward
 adds ρ·votes. Unlike a claim's credit, a vote does not cost a true relation that few neighbours mention.
+With votes per "neighbours" a claim earns (n − n′)/m instead, the net share of all m neighbours backing it, so
+a relation one neighbour states and none reverses earns 1/m rather than 1/2: leaning guesses earn little.
 """
 
 from __future__ import annotations
@@ -63,15 +65,16 @@ def consensus_coverage(claims: Sequence[FactTuple], neighbours: Sequence[frozens
     return len(consensus.intersection(claims)) / len(consensus) if consensus else 1.0
 
 
-def relation_votes(claims: Sequence[FactTuple], neighbours: Sequence[frozenset[FactTuple]]) -> float:
-    """Σ over the distinct relation claims (s, r, o) of (n − n′)/(n + n′ + 1): n neighbours state it, n′ state (o, r, s)."""
+def relation_votes(claims: Sequence[FactTuple], neighbours: Sequence[frozenset[FactTuple]], per: str = "mentions") -> float:
+    """Σ over the distinct relation claims (s, r, o) of (n − n′)/(n + n′ + 1), or of (n − n′)/m with `per`
+    "neighbours": n of the m neighbours state it, n′ state (o, r, s)."""
     total = 0.0
-    for claim in set(claims):
+    for claim in set(claims) if neighbours else ():
         if claim[0] != "relation":
             continue
         reverse = ("relation", claim[3], claim[2], claim[1])
         n, n_reverse = (sum(fact in facts for facts in neighbours) for fact in (claim, reverse))
-        total += (n - n_reverse) / (n + n_reverse + 1)
+        total += (n - n_reverse) / (n + n_reverse + 1 if per == "mentions" else len(neighbours))
     return total
 
 
@@ -79,8 +82,9 @@ class VisualSupport:
     """Support of captions by the captions of their sources' nearest gallery images."""
 
     def __init__(self, gallery: Gallery, facts: GalleryFacts, neighbours: int, tau: Tau, claims: str,
-                 index: str = "exact", device: str | None = None, coverage: float = 0.0) -> None:  # fmt: skip
+                 index: str = "exact", device: str | None = None, coverage: float = 0.0, votes_per: str = "mentions") -> None:  # fmt: skip
         self.facts = facts
+        self.votes_per = votes_per
         self.neighbours = min(neighbours, len(gallery) - 1)
         self.tau = tau
         self.kinds = CLAIM_KINDS[claims]
@@ -107,5 +111,5 @@ class VisualSupport:
             if self.coverage:
                 value = (1 - self.coverage) * value + self.coverage * consensus_coverage(claims, neighbours, self.kinds, self.tau)
             support.append(value)
-            votes.append(relation_votes(list(stated), neighbours))
+            votes.append(relation_votes(list(stated), neighbours, self.votes_per))
         return torch.tensor(support, dtype=torch.float32), torch.tensor(votes, dtype=torch.float32)
