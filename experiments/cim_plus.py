@@ -550,6 +550,8 @@ def run_sft(stored: dict[str, Any], seed: int) -> dict[str, Any]:
     """Part "sft": SFT+CIM+ (CIM+SV with the chosen repeat penalty, from SFT) at each SFT_CANDIDATES learning rate, on VAL."""
     from shapes_runs import base_captioner, evaluate_models, grpo_recipe, grpo_run, sft_baseline
 
+    from cim.train.recipe import load_recipe
+
     reward = reward_arms(stored)["CIM+SVR"]
     sft = sft_baseline(base_captioner(), seed)
     models = {"SFT": sft} | {name: grpo_run(grpo_recipe(sft, seed, [*reward, *extra]), f"SFT+CIM+SVR {name} seed {seed}")
@@ -560,9 +562,9 @@ def run_sft(stored: dict[str, Any], seed: int) -> dict[str, Any]:
     signal, samples = measure(sft, 200, 8, seed, {"CIM+SV": (shipped["gallery"], shipped["options"])})
     floor = means["SFT"]["all_f1"] - 0.01
     safe = [name for name in SFT_CANDIDATES if means[name]["all_f1"] >= floor]
-    rate = lambda name: float(SFT_CANDIDATES[name][0].split("=")[1])  # noqa: E731
     if safe:
-        chosen, why = max(safe, key=rate), f"the highest learning rate with VAL fact F1 ≥ SFT's − 0.01 among {safe}"
+        chosen = max(safe, key=lambda name: load_recipe("shapes-tiny", SFT_CANDIDATES[name]).grpo.learning_rate)
+        why = f"the highest learning rate with VAL fact F1 ≥ SFT's − 0.01 among {safe}"
     else:
         chosen = max(SFT_CANDIDATES, key=lambda name: means[name]["all_f1"])
         why = "no learning rate kept VAL fact F1 within 0.01 of SFT's (bar missed on VAL); the highest VAL fact F1"
