@@ -24,12 +24,13 @@ COVERAGE_CANDIDATES, VOTES_CANDIDATES), each chosen by a rule fixed before its n
 Parts "repeats", "sft" and "vote-share" (VAL, with training; after "votes"): a sentence-repeat penalty added to
 CIM+SV (REPEAT_CANDIDATES), the learning rate of SFT+CIM+ (SFT_CANDIDATES), and relation votes as the net share of
 the neighbours (VOTE_SHARE_CANDIDATES), each chosen by a rule fixed before its numbers were seen, from greedy
-captions of the 200 VAL scenes.
+captions of the 200 VAL scenes. Part "redundancy" (after "vote-share"): a penalty on sentences that state no new
+fact added to CIM+SVRN (REDUNDANCY_CANDIDATES), chosen the same way.
 Part "guards" (seed 0): each guard alone on top of the paper's reward, a one-factor ablation.
 
     .venv/bin/python experiments/cim_plus.py --part val [--scenes 200] [--group 8]
     .venv/bin/python experiments/cim_plus.py --part support      # then --part coverage, --part votes
-    .venv/bin/python experiments/cim_plus.py --part repeats      # then --part sft, then --part vote-share
+    .venv/bin/python experiments/cim_plus.py --part repeats      # then --part sft, --part vote-share, --part redundancy
     .venv/bin/python experiments/cim_plus.py --part train [--seeds 0 1 2]
     .venv/bin/python experiments/cim_plus.py --part guards [--guards "dedupe query" ...]
 
@@ -184,6 +185,28 @@ correct caption in ≥ 80% of pairs with both writers, within-group Spearman wit
 keeps the paired level ordering with both writers; (b) trained from the base (seeds 0, 1), its mean VAL fact F1 is
 at least CIM+SV's and its mean VAL object precision at most 0.005 below; (c) trained from SFT (seed 0, the
 learning rate of part "sft"), its VAL fact F1 is at least SFT+CIM+SV's. Otherwise none."""
+REDUNDANCY_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "redundancy-0.25": ("reward.redundancy=0.25",), "redundancy-1": ("reward.redundancy=1.0",),
+}
+"""The redundancy penalty added to CIM+SVRN (part "redundancy"): −p·(share of the caption's sentences that state no
+fact its earlier sentences had not, read by the fact extractor; `cim.reward.redundancy`). On VAL the shipped CIM+
+(seeds 0, 1) wrote 13% and 20% such sentences (SFT: 0%): repeated relation sentences, reflexive ones ("the square is
+above the square") and fragments ("The square."); the sentence-repeat penalty of part "repeats" removed exact repeats
+and seed 1 turned to stutter ("above and above and above"), 23% redundant by this reading. Facts, not wording,
+decide, so another writer's rewording of an earlier sentence counts like a repeat (`redundancy_by_writer` checks
+that on VAL with both writers). p = 1, as in part "repeats". The rule, fixed before the numbers were seen: the
+candidate is chosen if (a) over the base's own VAL samples it meets the issue's VAL bars (relation twin won in
+≥ 80% of pairs with both writers, within-group Spearman with balanced relation QA ≥ 0.3) and keeps the paired level
+ordering with both writers; (b) trained from the base (seeds 0, 1), its mean VAL rep-4 is at most the SFT
+captioner's (same seeds), its mean VAL fact F1 at least CIM+SVRN's − 0.01 and its mean VAL object precision at
+least CIM+SVRN's − 0.005; (c) trained from SFT (seed 0, the learning rate of part "sft"), its VAL fact F1 is at
+least SFT+CIM+SVRN's − 0.005. Otherwise none.
+Amended once, after the first measurement (p = 1 alone): trained from the base, seed 0 stopped stating most
+relations and attributes (VAL object recall 0.83, fact F1 0.652 against CIM+SVRN's 0.803), while seed 1 kept them
+and cut rep-4 from 0.277 to 0.075. At p = 1 one redundant sentence of five costs 0.2, four times what a true
+relation's vote earns (0.1·0.58), so stating a relation at all is a risk early in training, when the base's
+relation sentences are often repeats. p = 0.25 (one of five costs 0.05, about one vote) was added; the rule is
+unchanged, and with two candidates the smallest qualifying p is chosen."""
 CIM_PLUS_GRPO = ("grpo.kl_beta=0.001", "grpo.mask_truncated_completions=true")
 """GRPO keys of CIM+: the release's KL coefficient and no loss on truncated completions."""
 GUARDS: dict[str, tuple[str, ...]] = {
@@ -197,15 +220,16 @@ GUARDS: dict[str, tuple[str, ...]] = {
 }
 """One-factor guard ablation arms (each on top of the paper's reward, seed 0)."""
 ARMS = ("base", "SFT", "CIM", "CIM+", "SFT+CIM+", "CIM+S", "SFT+CIM+S", "CIM+SC", "SFT+CIM+SC", "CIM+SV", "SFT+CIM+SV",
-        "CIM+SVR", "SFT+CIM+SVR", "CIM+SVRN", "SFT+CIM+SVRN")  # fmt: skip
+        "CIM+SVR", "SFT+CIM+SVR", "CIM+SVRN", "SFT+CIM+SVRN", "CIM+SVRND", "SFT+CIM+SVRND")  # fmt: skip
 """CIM+S: CIM+ with the visual support chosen in part "support" (the same as CIM+ if none was chosen); CIM+SC /
 CIM+SV: CIM+S with the option chosen in part "coverage" / "votes"; CIM+SVR: CIM+SV with the repeat penalty chosen
-in part "repeats"; CIM+SVRN: CIM+SVR with the votes chosen in part "vote-share"; SFT+X: reward X from the SFT
-captioner (SFT+CIM+SVR and SFT+CIM+SVRN also with the learning rate of part "sft")."""
-HEADLINE_ARMS = {"base": "base", "SFT": "SFT", "CIM": "CIM", "CIM+": "CIM+SVRN", "SFT+CIM+": "SFT+CIM+SVRN"}
+in part "repeats"; CIM+SVRN: CIM+SVR with the votes chosen in part "vote-share"; CIM+SVRND: CIM+SVRN with the
+redundancy penalty chosen in part "redundancy"; SFT+X: reward X from the SFT captioner (SFT+CIM+SVR and later also
+with the learning rate of part "sft")."""
+HEADLINE_ARMS = {"base": "base", "SFT": "SFT", "CIM": "CIM", "CIM+": "CIM+SVRND", "SFT+CIM+": "SFT+CIM+SVRND"}
 """The headline's arms: CIM+ is what shapes-tiny-plus ships (the VAL choice with the chosen visual support,
-relation votes, repeat penalty and vote form, where chosen); SFT+CIM+ is that reward from SFT at the learning rate
-of part "sft"."""
+relation votes, repeat penalty, vote form and redundancy penalty, where chosen); SFT+CIM+ is that reward from SFT
+at the learning rate of part "sft"."""
 HEADLINE_METRICS = ("object_recall", "object_precision", "attribute_f1", "all_f1", "relation_qa", "relation_qa_paper",
                     "repetition", "tokens")  # fmt: skip
 WRITERS = ("ours", "other")
@@ -509,8 +533,10 @@ def reward_arms(stored: dict[str, Any]) -> dict[str, list[str]]:
     plus_s = [*plus, *addition_overrides(stored.get("support"), SUPPORT_CANDIDATES)]
     plus_sv = [*plus_s, *addition_overrides(stored.get("votes"), VOTES_CANDIDATES)]
     plus_svr = [*plus_sv, *chosen_overrides(stored.get("repeats"), REPEAT_CANDIDATES)]
+    plus_svrn = [*plus_svr, *chosen_overrides(stored.get("vote-share"), VOTE_SHARE_CANDIDATES)]
     return {"CIM": [], "CIM+": plus, "CIM+S": plus_s, "CIM+SC": [*plus_s, *addition_overrides(stored.get("coverage"), COVERAGE_CANDIDATES)],
-            "CIM+SV": plus_sv, "CIM+SVR": plus_svr, "CIM+SVRN": [*plus_svr, *chosen_overrides(stored.get("vote-share"), VOTE_SHARE_CANDIDATES)]}  # fmt: skip
+            "CIM+SV": plus_sv, "CIM+SVR": plus_svr, "CIM+SVRN": plus_svrn,
+            "CIM+SVRND": [*plus_svrn, *chosen_overrides(stored.get("redundancy"), REDUNDANCY_CANDIDATES)]}  # fmt: skip
 
 
 def paper_scorer() -> CIMScorer:
@@ -575,30 +601,16 @@ def run_sft(stored: dict[str, Any], seed: int) -> dict[str, Any]:
 def run_vote_share(stored: dict[str, Any], n_scenes: int, group: int, seed: int) -> dict[str, Any]:
     """Part "vote-share": each VOTE_SHARE_CANDIDATES entry on CIM+SVR, over the base's VAL samples (the VAL bars),
     trained from the base (seeds 0, 1) and from SFT (seed 0, part "sft"'s learning rate), against CIM+SVR on VAL."""
-    from shapes_runs import base_captioner, evaluate_models, grpo_recipe, grpo_run, sft_baseline
-
-    from cim.train.recipe import load_recipe
-
     plus_svr, sft_extra = reward_arms(stored)["CIM+SVR"], chosen_overrides(stored.get("sft"), SFT_CANDIDATES)
     variants = {"CIM+SVR": plus_svr} | {name: [*plus_svr, *extra] for name, extra in VOTE_SHARE_CANDIDATES.items()}
-    recipes = {name: load_recipe("shapes-tiny", overrides) for name, overrides in variants.items()}
-    val, samples = measure(default_base_captioner(), n_scenes, group, seed,
-                           {name: (r.gallery, r.reward.model_dump(exclude_defaults=True)) for name, r in recipes.items()})  # fmt: skip
-    base, scorer, from_base = base_captioner(), paper_scorer(), []
-    for s in (0, 1):
-        models = {name: grpo_run(grpo_recipe(base, s, overrides), f"{name} seed {s}") for name, overrides in variants.items()}
-        from_base.append(evaluate_models(models, scorer, split="val") | {"seed": s})
-    sft = sft_baseline(base, 0)
-    models = {"SFT": sft} | {name: grpo_run(grpo_recipe(sft, 0, [*overrides, *sft_extra]), f"SFT+{name} seed 0")
-                             for name, overrides in variants.items()}  # fmt: skip
-    from_sft = evaluate_models(models, scorer, split="val")
+    val, samples = measure_variants(variants, n_scenes, group, seed)
+    from_base, from_sft = trained_on_val(variants, sft_extra)
     means = {name: seed_means(from_base, name) for name in variants}
-    sft_means = {name: seed_means([from_sft], name) for name in models}
+    sft_means = {name: seed_means([from_sft], name) for name in ("SFT", *variants)}
     ref = "CIM+SVR"
     qualified = [
         name for name in VOTE_SHARE_CANDIDATES
-        if all(val[name]["twins"][w]["relation"]["wins"] >= 0.8 and val[name]["levels"][w]["ordered_paired"] for w in WRITERS)
-        and val[name]["within_group"]["relation_qa"]["spearman_mean"] >= 0.3
+        if meets_val_bars(val[name])
         and means[name]["all_f1"] >= means[ref]["all_f1"] and means[name]["object_precision"] >= means[ref]["object_precision"] - 0.005
         and sft_means[name]["all_f1"] >= sft_means[ref]["all_f1"]
     ]  # fmt: skip
@@ -607,6 +619,86 @@ def run_vote_share(stored: dict[str, Any], n_scenes: int, group: int, seed: int)
            else f"no candidate met the VAL bars and did at least as well as {ref} from the base and from SFT")  # fmt: skip
     return {"val": val, "samples": samples, "from_base": from_base, "from_sft": from_sft, "means": means,
             "sft_means": sft_means, "chosen": chosen, "why": why,
+            "val_rows": {name: val_row(c) for name, c in val.items()}}  # fmt: skip
+
+
+def measure_variants(variants: dict[str, list[str]], n_scenes: int, group: int, seed: int) -> tuple[dict[str, Any], dict[str, float]]:
+    """`measure` over the base's own VAL samples for recipe variants (overrides of shapes-tiny)."""
+    from cim.train.recipe import load_recipe
+
+    recipes = {name: load_recipe("shapes-tiny", overrides) for name, overrides in variants.items()}
+    return measure(default_base_captioner(), n_scenes, group, seed,
+                   {name: (r.gallery, r.reward.model_dump(exclude_defaults=True)) for name, r in recipes.items()})  # fmt: skip
+
+
+def meets_val_bars(c: dict[str, Any]) -> bool:
+    """The issue's VAL bars over the base's samples (relation twin ≥ 80% with both writers, within-group Spearman with
+    balanced relation QA ≥ 0.3) and the paired level ordering with both writers."""
+    return (all(c["twins"][w]["relation"]["wins"] >= 0.8 and c["levels"][w]["ordered_paired"] for w in WRITERS)
+            and c["within_group"]["relation_qa"]["spearman_mean"] >= 0.3)  # fmt: skip
+
+
+def trained_on_val(variants: dict[str, list[str]], sft_extra: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each variant trained from the base (seeds 0, 1; beside SFT of the same seed) and from SFT (seed 0, with
+    `sft_extra`), evaluated on greedy captions of the VAL scenes: (per base seed, from SFT)."""
+    from shapes_runs import base_captioner, evaluate_models, grpo_recipe, grpo_run, sft_baseline
+
+    base, scorer, from_base = base_captioner(), paper_scorer(), []
+    for s in (0, 1):
+        models = {"SFT": sft_baseline(base, s)} | {name: grpo_run(grpo_recipe(base, s, overrides), f"{name} seed {s}")
+                                                    for name, overrides in variants.items()}  # fmt: skip
+        from_base.append(evaluate_models(models, scorer, split="val") | {"seed": s})
+    sft = sft_baseline(base, 0)
+    models = {"SFT": sft} | {name: grpo_run(grpo_recipe(sft, 0, [*overrides, *sft_extra]), f"SFT+{name} seed 0")
+                             for name, overrides in variants.items()}  # fmt: skip
+    return from_base, evaluate_models(models, scorer, split="val")
+
+
+def redundancy_by_writer(n_scenes: int) -> dict[str, dict[str, float]]:
+    """Mean redundancy share of each writer's complete VAL captions, alone (0 expected: every sentence states
+    something new) and followed by the other writer's wording of the same facts (every added sentence restates:
+    the expected share is added sentences / all sentences)."""
+    from cim.reward.extractors import load_extractor
+    from cim.reward.query import sentences
+    from cim.reward.redundancy import redundant_shares
+
+    scenes, extractor, out = split_scenes("val", n_scenes), load_extractor("shapes"), {}
+    for writer, rewriter in zip(WRITERS, WRITERS[::-1]):
+        alone = [write(scene_facts(scene), scene, writer, "truth") for scene in scenes]
+        again = [write(scene_facts(scene), scene, rewriter, "reworded") for scene in scenes]
+        padded = [f"{a} {b}" for a, b in zip(alone, again)]
+        expected = [len(sentences(b)) / len(sentences(c)) for b, c in zip(again, padded)]
+        out[writer] = {"alone": rnd(float(np.mean(redundant_shares(extractor, alone)))),
+                       "reworded_after": rnd(float(np.mean(redundant_shares(extractor, padded)))),
+                       "expected_reworded_after": rnd(float(np.mean(expected)))}  # fmt: skip
+    return out
+
+
+def run_redundancy(stored: dict[str, Any], n_scenes: int, group: int, seed: int) -> dict[str, Any]:
+    """Part "redundancy": each REDUNDANCY_CANDIDATES entry on CIM+SVRN, over the base's VAL samples (the VAL bars),
+    trained from the base (seeds 0, 1) and from SFT (seed 0, part "sft"'s learning rate), against CIM+SVRN on VAL."""
+    from cim.train.recipe import load_recipe
+
+    ref, sft_extra = "CIM+SVRN", chosen_overrides(stored.get("sft"), SFT_CANDIDATES)
+    plus = reward_arms(stored)[ref]
+    variants = {ref: plus} | {name: [*plus, *extra] for name, extra in REDUNDANCY_CANDIDATES.items()}
+    writers = redundancy_by_writer(n_scenes)
+    val, samples = measure_variants({name: variants[name] for name in REDUNDANCY_CANDIDATES}, n_scenes, group, seed)
+    from_base, from_sft = trained_on_val(variants, sft_extra)
+    means = {name: seed_means(from_base, name) for name in ("SFT", *variants)}
+    sft_means = {name: seed_means([from_sft], name) for name in ("SFT", *variants)}
+    qualified = [
+        name for name in REDUNDANCY_CANDIDATES
+        if meets_val_bars(val[name]) and means[name]["repetition"] <= means["SFT"]["repetition"]
+        and means[name]["all_f1"] >= means[ref]["all_f1"] - 0.01
+        and means[name]["object_precision"] >= means[ref]["object_precision"] - 0.005
+        and sft_means[name]["all_f1"] >= sft_means[ref]["all_f1"] - 0.005
+    ]  # fmt: skip
+    chosen = min(qualified, key=lambda name: load_recipe("shapes-tiny", REDUNDANCY_CANDIDATES[name]).reward.redundancy) if qualified else None
+    why = (f"met the VAL bars, rep-4 at most SFT's and kept fact F1 and precision from the base and from SFT: {qualified}; the smallest p"
+           if chosen else "no candidate met the VAL bars with rep-4 at most SFT's and fact F1 and precision kept")  # fmt: skip
+    return {"writers": writers, "val": val, "samples": samples, "from_base": from_base, "from_sft": from_sft,
+            "means": means, "sft_means": sft_means, "chosen": chosen, "why": why,
             "val_rows": {name: val_row(c) for name, c in val.items()}}  # fmt: skip
 
 
@@ -624,7 +716,7 @@ def run_train(seeds: list[int], stored: dict[str, Any], arms: list[str]) -> tupl
             models["SFT"] = sft_baseline(base, seed)
         for arm in arms:
             start, reward = ("SFT", arm.removeprefix("SFT+")) if arm.startswith("SFT+") else ("base", arm)
-            extra = sft_extra if arm in ("SFT+CIM+SVR", "SFT+CIM+SVRN") else []
+            extra = sft_extra if arm in ("SFT+CIM+SVR", "SFT+CIM+SVRN", "SFT+CIM+SVRND") else []
             if reward in grpo_arms:
                 models[arm] = grpo_run(grpo_recipe(models[start], seed, [*grpo_arms[reward], *extra]), f"{arm} seed {seed}")
         models = {arm: models[arm] for arm in arms}
@@ -634,7 +726,8 @@ def run_train(seeds: list[int], stored: dict[str, Any], arms: list[str]) -> tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=("val", "support", "coverage", "votes", "repeats", "sft", "vote-share", "train", "guards"),
+    parser.add_argument("--part", choices=("val", "support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "train",
+                                           "guards"),
                         required=True)  # fmt: skip
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), help="arms of --part train (base first)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -653,7 +746,7 @@ def main() -> None:
     if args.part == "val":
         part["val"] = run_val(args.scenes, args.group, args.seed, args.candidates)
         headline["val_twin"] = val_headline(part["val"])
-    elif args.part in ("support", "coverage", "votes", "repeats", "sft", "vote-share", "train") and "val" not in stored:
+    elif args.part in ("support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "train") and "val" not in stored:
         raise SystemExit(f"run --part val first: {args.out} has no VAL choice")
     elif args.part in ("coverage", "votes") and "support" not in stored:
         raise SystemExit(f"run --part support first: {args.out} has no visual-support choice")
@@ -663,6 +756,15 @@ def main() -> None:
         raise SystemExit(f"run --part repeats first: {args.out} has no repeat-penalty choice")
     elif args.part == "vote-share" and "sft" not in stored:
         raise SystemExit(f"run --part sft first: {args.out} has no SFT+CIM+ learning rate")
+    elif args.part == "redundancy" and "vote-share" not in stored:
+        raise SystemExit(f"run --part vote-share first: {args.out} has no relation-vote form")
+    elif args.part == "redundancy":
+        part["redundancy"] = run_redundancy(stored, args.scenes, args.group, args.seed)
+        headline["redundancy"] = {k: part["redundancy"][k] for k in ("writers", "means", "sft_means", "chosen", "why", "val_rows")}
+        if part["redundancy"]["chosen"]:  # the shipped CIM+ is now CIM+SVRN with this penalty
+            chosen = part["redundancy"]["chosen"]
+            headline["val_twin"] = stored["headline"]["val_twin"] | {"CIM+": part["redundancy"]["val_rows"][chosen],
+                                                                     "CIM+ is": f"CIM+SVRN with {chosen} (--part redundancy)"}  # fmt: skip
     elif args.part == "vote-share":
         part["vote-share"] = run_vote_share(stored, args.scenes, args.group, args.seed)
         headline["vote-share"] = {k: part["vote-share"][k] for k in ("means", "sft_means", "chosen", "why", "val_rows")}

@@ -33,7 +33,7 @@ RESULTS = Path(__file__).parent / "results"
 TABLE_METRICS = (
     "object_precision", "object_recall", "object_f1", "attribute_precision", "attribute_recall", "attribute_f1",
     "relation_precision", "relation_recall", "relation_f1", "all_f1", "relation_qa", "relation_qa_paper", "reward", "qir", "grc", "tokens",
-    "repetition",
+    "repetition", "redundant_share",
 )  # fmt: skip
 _START = time.perf_counter()
 

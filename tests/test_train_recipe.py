@@ -146,5 +146,7 @@ def test_the_cim_plus_recipe_is_what_was_chosen_on_val():
     assert plus.gallery == chosen["gallery"]
     assert plus.reward == paper.reward.replace(**chosen["options"], **support_options)
     assert (plus.grpo.kl_beta, plus.grpo.mask_truncated_completions) == (0.001, True)
-    assert stored["repeats"]["chosen"] is None and stored["vote-share"]["chosen"] is None  # tried on VAL, not chosen
+    for part in ("repeats", "vote-share", "redundancy"):  # tried on VAL, not chosen
+        assert stored[part]["chosen"] is None
+    assert plus.reward.redundancy == 0.0
     assert plus.grpo.replace(kl_beta=0.0, mask_truncated_completions=False) == paper.grpo

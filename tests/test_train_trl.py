@@ -23,6 +23,7 @@ class _Options:
     beta: float = 0.5
     support: float = 0.0
     relation_votes: float = 0.0
+    redundancy: float = 0.0
 
 
 class CountingScorer:

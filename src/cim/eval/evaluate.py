@@ -27,6 +27,7 @@ FACT_METRICS = tuple(f"{kind}_{m}" for kind in ("object", "attribute", "relation
     "relation_qa",
     "relation_qa_paper",
     "unread_share",
+    "redundant_share",
 )
 LLM_QA_METRICS = ("relation_qa_llm", "relation_qa_llm_na", "relation_qa_llm_missing")
 

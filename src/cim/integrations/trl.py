@@ -1,8 +1,8 @@
 """CIM reward functions for TRL's GRPOTrainer, served by one shared CIMScorer.
 
     scorer = CIMScorer(gallery)
-    reward_funcs = cim_reward_functions(scorer)            # [cim_grc, cim_qir] (+ cim_support, cim_votes when on)
-    GRPOConfig(..., reward_weights=cim_reward_weights(scorer))  # [1, beta] (+ λ, ρ)
+    reward_funcs = cim_reward_functions(scorer)            # [cim_grc, cim_qir] (+ cim_support, cim_votes, cim_redundancy when on)
+    GRPOConfig(..., reward_weights=cim_reward_weights(scorer))  # [1, beta] (+ λ, ρ, −p)
 
 TRL calls each reward function with `prompts`, `completions`, `completion_ids` and every dataset column
 as a keyword (one value per completion). The first function called on a batch scores it once (one
@@ -29,16 +29,19 @@ from cim.reward.sources import Source, source_key
 from cim.threads import torch_threads
 from cim.wire import CaptionScore
 
-COMPONENTS: tuple[str, ...] = ("grc", "qir", "support", "votes")
+COMPONENTS: tuple[str, ...] = ("grc", "qir", "support", "votes", "redundancy")
 DEFAULT_COMPONENTS: tuple[str, ...] = ("grc", "qir")
-"""The paper's reward; `default_components` adds "support" (as support − 1, weighted λ) and "votes" (relation
-votes, weighted ρ) when the scorer has them on."""
-OPTIONAL_COMPONENTS: dict[str, tuple[str, str]] = {"support": ("support", "visual support"), "votes": ("relation_votes", "relation votes")}
+"""The paper's reward; `default_components` adds "support" (as support − 1, weighted λ), "votes" (relation
+votes, weighted ρ) and "redundancy" (the share of redundant sentences, weighted −p) when the scorer has them on."""
+OPTIONAL_COMPONENTS: dict[str, tuple[str, str]] = {
+    "support": ("support", "visual support"), "votes": ("relation_votes", "relation votes"), "redundancy": ("redundancy", "redundancy"),
+}
 """Component → (the reward option that weights it and turns it on, what it is)."""
 
 
 def default_components(scorer: CIMScorer) -> tuple[str, ...]:
-    """The components whose weighted sum is the scorer's reward: GRC, QIR and, when on, visual support and relation votes."""
+    """The components whose weighted sum is the scorer's reward: GRC, QIR and, when on, visual support, relation
+    votes and redundancy."""
     return (*DEFAULT_COMPONENTS, *(c for c, (option, _) in OPTIONAL_COMPONENTS.items() if getattr(scorer.options, option) > 0))
 SOURCE_COLUMNS: tuple[str, ...] = ("source_id", "source_image", "image", "images")
 
@@ -178,7 +181,7 @@ class CIMRewardFunction:
         """The component of one score; support counts as support − 1 (0 when every claim is backed up)."""
         if self.component in OPTIONAL_COMPONENTS:
             option, what = OPTIONAL_COMPONENTS[self.component]
-            value = score.support if self.component == "support" else score.relation_votes
+            value = getattr(score, option)
             if value is None:
                 raise InputError(f"the scorer returned no {what}: start it (or `cim serve`) with reward option {option} > 0")
             return value - 1.0 if self.component == "support" else value
@@ -192,7 +195,7 @@ def cim_reward_functions(
     scorer: CIMScorer, components: Sequence[str] | None = None, empty_reward: float = 0.0, threads: int | None = None
 ) -> list[Callable[..., list[float]]]:
     """TRL reward functions, one per component (default `default_components`: [cim_grc, cim_qir], and
-    cim_support / cim_votes when the scorer has visual support / relation votes on), sharing one scoring per batch.
+    cim_support / cim_votes / cim_redundancy when the scorer has them on), sharing one scoring per batch.
 
     An empty caption gets `empty_reward` for every component instead of being scored; `threads` torch threads
     score each batch (None: the trainer's).
@@ -212,8 +215,9 @@ def cim_reward_functions(
 
 def cim_reward_weights(scorer: CIMScorer, components: Sequence[str] | None = None) -> list[float]:
     """TRL `reward_weights` matching `cim_reward_functions`: 1 for GRC, β for QIR, λ for support, ρ for relation
-    votes (Υ = GRC + β·QIR + λ·(support − 1) + ρ·votes)."""
+    votes, −p for redundancy (Υ = GRC + β·QIR + λ·(support − 1) + ρ·votes − p·redundancy)."""
     components = default_components(scorer) if components is None else components
     options = scorer.options
-    weights = {"grc": 1.0, "qir": float(options.beta), "support": float(options.support), "votes": float(options.relation_votes)}
+    weights = {"grc": 1.0, "qir": float(options.beta), "support": float(options.support), "votes": float(options.relation_votes),
+               "redundancy": -float(options.redundancy)}  # fmt: skip
     return [weights[c] for c in components]

@@ -69,6 +69,9 @@ class ScorerOptions(Options):
     relation_votes_per: Literal["mentions", "neighbours"] = Field(
         "mentions", description="What each relation vote n − n′ is divided by: n + n′ + 1 (mentions) or the m neighbours (neighbours: the net share of the neighbours backing the relation, so one a single neighbour states earns 1/m, not 1/2)."
     )
+    redundancy: float = Field(
+        0.0, ge=0.0, description="Weight p of the redundancy penalty: reward −= p·(share of the caption's sentences that state no fact its earlier sentences had not, read by the fact extractor: repeats, rewordings, stutter, fragments) (0: off)."
+    )
     text_backend: str | None = Field(
         None, description="Backend of the caption encoder: torch, onnx, onnx-int8 or openvino (CPU); default the gallery's (its manifest)."
     )
@@ -113,6 +116,10 @@ class ScorerOptions(Options):
     def uses_neighbours(self) -> bool:
         """Whether the reward reads the captions of the source's image neighbours (visual support or relation votes)."""
         return self.support > 0 or self.relation_votes > 0
+
+    def uses_extractor(self) -> bool:
+        """Whether the reward reads facts from the captions outside re-ranking (neighbours' evidence or redundancy)."""
+        return self.uses_neighbours() or self.redundancy > 0
 
     def support_taus(self) -> dict[str, float]:
         """Visual support's τ per claim kind."""

@@ -3,7 +3,8 @@
 Repeating a sentence shifts a mean-pooled embedding towards that sentence, so a policy can steer the reward
 by padding. With `ScorerOptions.dedupe_sentences`, a sentence equal to an earlier one after normalising
 case, punctuation and spacing is dropped before encoding, so repetition cannot move the query at all.
-`repeated_share` measures the same repeats (the GRPO guard `sentence_repeat_penalty` makes them cost).
+`repeated_share` measures the same repeats (the GRPO guard `sentence_repeat_penalty` makes them cost);
+`cim.reward.redundancy` asks the same of facts rather than wording.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ def sentence_key(sentence: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", sentence.lower()).split())
 
 
+def sentences(caption: str) -> list[str]:
+    """The caption's sentences (split after . ! ? ; and at line breaks), stripped, without the empty ones."""
+    return [sentence.strip() for sentence in _SENTENCE_END.split(caption.strip()) if sentence_key(sentence)]
+
+
 def _sentences(caption: str) -> list[tuple[str, bool]]:
-    """The caption's non-empty sentences, each with whether it repeats an earlier one (after `sentence_key`)."""
+    """The caption's sentences, each with whether it repeats an earlier one (after `sentence_key`)."""
     out, seen = [], set()
-    for sentence in _SENTENCE_END.split(caption.strip()):
+    for sentence in sentences(caption):
         key = sentence_key(sentence)
-        if key:
-            out.append((sentence.strip(), key in seen))
-            seen.add(key)
+        out.append((sentence, key in seen))
+        seen.add(key)
     return out
 
 

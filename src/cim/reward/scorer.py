@@ -29,6 +29,7 @@ from cim.reward.formulas import cim_reward, grc, image_similarities, qir
 from cim.reward.gallery_facts import GalleryFacts
 from cim.reward.options import ScorerOptions
 from cim.reward.query import without_repeats
+from cim.reward.redundancy import redundant_shares
 from cim.reward.rerank import make_reranker, shortlist_size
 from cim.reward.sources import Source, SourceEmbeddingCache
 from cim.reward.support import VisualSupport
@@ -78,8 +79,9 @@ class CIMScorer:
         self._image_mean = self._gallery_image_mean() if self.options.center_images else None
         if extractor is not None and extractor.spec != self.options.extractor:
             raise OptionError(f"the extractor given is {extractor.spec!r} but option 'extractor' is {self.options.extractor!r}")
-        if extractor is None and self.options.uses_neighbours():
-            extractor = load_extractor(self.options.extractor, device=device)  # one extractor for re-ranker and support
+        if extractor is None and self.options.uses_extractor():
+            extractor = load_extractor(self.options.extractor, device=device)  # one extractor for re-ranker, support, redundancy
+        self.extractor = extractor
         self.reranker = make_reranker(self.options, self.gallery, device=device, extractor=extractor)
         self.support = None if not self.options.uses_neighbours() else VisualSupport(
             self.gallery, GalleryFacts(self.gallery, extractor), self.options.support_neighbours,
@@ -229,6 +231,11 @@ class CIMScorer:
             self._check_texts(captions, len(sources), "visual support" if self.options.support else "relation votes")
             support, votes = self.support.evidence(captions, F.normalize(raw_sources.float(), dim=-1), exclude)  # uncentred, as the gallery
             rewards = rewards + self.options.support * (support - 1) + self.options.relation_votes * votes
+        redundancy = None
+        if self.options.redundancy:
+            self._check_texts(captions, len(sources), "the redundancy penalty")
+            redundancy = redundant_shares(self.extractor, captions)
+            rewards = rewards - self.options.redundancy * torch.tensor(redundancy, dtype=rewards.dtype)
         image_sims = image_similarities(source_vectors, retrieved)
         ids = self.gallery.ids
         return [
@@ -243,6 +250,7 @@ class CIMScorer:
                 truncated=bool(text.truncated[i]),
                 support=None if support is None or not self.options.support else float(support[i]),
                 relation_votes=None if votes is None or not self.options.relation_votes else float(votes[i]),
+                redundancy=None if redundancy is None else redundancy[i],
             )
             for i in range(len(sources))
         ]

@@ -53,6 +53,7 @@ class CaptionScore(BaseModel):
     truncated: bool
     support: float | None = None  # visual support in [0, 1] when the scorer's `support` weight is on
     relation_votes: float | None = None  # the neighbours' votes on the caption's relation directions when `relation_votes` is on
+    redundancy: float | None = None  # share of sentences stating no new fact when the `redundancy` penalty is on
 
 
 class ScoreResponse(BaseModel):
