@@ -3,12 +3,14 @@
 import pytest
 
 from cim.errors import InputError
+from cim.eval.evaluate import shapes_metrics
 from cim.integrations.trl import cim_reward_functions, cim_reward_weights
+from cim.reward.caption_rows import CaptionRow
 from cim.reward.extractors import load_extractor
 from cim.reward.options import ScorerOptions
 from cim.reward.redundancy import redundant_shares
 from cim.reward.scorer import CIMScorer
-from cim.shapes import caption_for_level, caption_scores, render_scene, split_scenes
+from cim.shapes import caption_for_level, render_scene, split_scenes
 
 OURS = "There are 2 shapes: a red circle and a blue square. The circle is left of the square."
 
@@ -49,9 +51,9 @@ def test_complete_captions_state_something_new_in_every_sentence_and_a_second_wo
     assert redundant_shares(extractor, complete) == [0.0] * len(scenes)
     twice = redundant_shares(extractor, [f"{c} {c}" for c in complete])
     assert twice == pytest.approx([0.5] * len(scenes))
-    # `cim eval` reports the same share against each scene (`redundant_share`).
-    assert caption_scores(f"{complete[0]} {complete[0]}", scenes[0])["redundant_share"] == pytest.approx(0.5)
-    assert caption_scores(complete[0], scenes[0])["redundant_share"] == 0.0
+    # `cim eval` reports the same share for each caption of a shapes split (`redundant_share`).
+    rows = [CaptionRow(i, s.id, c, s.id, s.id) for i, (s, c) in enumerate(zip(scenes[:2], [complete[0], f"{complete[1]} {complete[1]}"]))]
+    assert shapes_metrics(rows)["redundant_share"] == pytest.approx([0.0, 0.5])
 
 
 def test_the_penalty_is_a_weighted_trl_component_subtracted_from_the_reward(shapes_gallery):

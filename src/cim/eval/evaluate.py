@@ -22,13 +22,15 @@ from cim.reward.scorer import CIMScorer
 
 CIM_METRICS = ("reward", "qir", "grc")
 TEXT_METRICS = ("tokens", "words", "truncated", "repetition")
-FACT_METRICS = tuple(f"{kind}_{m}" for kind in ("object", "attribute", "relation") for m in ("precision", "recall", "f1")) + (
+SCENE_METRICS = tuple(f"{kind}_{m}" for kind in ("object", "attribute", "relation") for m in ("precision", "recall", "f1")) + (
     "all_f1",
     "relation_qa",
     "relation_qa_paper",
     "unread_share",
-    "redundant_share",
 )
+"""Per caption against its scene graph (`cim.shapes.caption_scores`)."""
+FACT_METRICS = (*SCENE_METRICS, "redundant_share")
+"""The shapes world's metrics: SCENE_METRICS and the share of sentences that state no new fact (`cim.reward.redundancy`)."""
 LLM_QA_METRICS = ("relation_qa_llm", "relation_qa_llm_na", "relation_qa_llm_missing")
 
 
@@ -57,11 +59,15 @@ def caption_metrics(scorer: CIMScorer, rows: Sequence[CaptionRow], batch_size: i
 
 
 def shapes_metrics(rows: Sequence[CaptionRow]) -> dict[str, list[float]]:
-    """Exact fact precision / recall / F1 and relation-QA accuracy against each scene graph."""
+    """Exact fact precision / recall / F1 and relation-QA accuracy against each scene graph, the share of unread
+    sentences and the share of redundant ones (read by the shapes extractor)."""
+    from cim.reward.extractors import load_extractor
+    from cim.reward.redundancy import redundant_shares
     from cim.shapes import caption_scores, scene_from_id
 
     scores = [caption_scores(row.caption, scene_from_id(row.id)) for row in rows]
-    return {name: [score[name] for score in scores] for name in FACT_METRICS}
+    columns = {name: [score[name] for score in scores] for name in SCENE_METRICS}
+    return columns | {"redundant_share": redundant_shares(load_extractor("shapes"), [row.caption for row in rows])}
 
 
 def _asked(ids: Sequence[str], qa: RelationQA, source: str | None = None) -> list[int]:

@@ -191,10 +191,7 @@ def fact_diff(predicted: Facts, truth: Facts) -> dict[str, list[str]]:
 def caption_scores(caption: str, scene: Scene) -> dict[str, float]:
     """A caption against its scene: fact precision / recall / F1 of each kind (see `fact_scores`), pooled
     `all_*`, balanced relation QA (`relation_qa`) and the paper's (`relation_qa_paper`), from the facts the
-    reader finds in the caption, the share of its sentences the reader could not read (`unread_share`) and the
-    share that state no fact the earlier ones had not (`redundant_share`, `cim.reward.redundancy`)."""
-    from cim.reward.extractors.shapes import ShapesExtractor
-    from cim.reward.redundancy import redundant_shares
+    reader finds in the caption, and the share of its sentences the reader could not read (`unread_share`)."""
     from cim.shapes.reader import read_caption
 
     reading = read_caption(caption)
@@ -203,5 +200,4 @@ def caption_scores(caption: str, scene: Scene) -> dict[str, float]:
         "relation_qa": relation_qa(scene, facts)["accuracy"],
         "relation_qa_paper": relation_qa_paper(scene, facts)["accuracy"],
         "unread_share": reading.unread_share,
-        "redundant_share": redundant_shares(ShapesExtractor(), [caption])[0],
     }
