@@ -25,12 +25,14 @@ Parts "repeats", "sft" and "vote-share" (VAL, with training; after "votes"): a s
 CIM+SV (REPEAT_CANDIDATES), the learning rate of SFT+CIM+ (SFT_CANDIDATES), and relation votes as the net share of
 the neighbours (VOTE_SHARE_CANDIDATES), each chosen by a rule fixed before its numbers were seen, from greedy
 captions of the 200 VAL scenes. Part "redundancy" (after "vote-share"): a penalty on sentences that state no new
-fact added to CIM+SVRN (REDUNDANCY_CANDIDATES), chosen the same way.
+fact added to CIM+SVRN (REDUNDANCY_CANDIDATES), chosen the same way. Part "seed-noise" (no choice): the shipped
+CIM+ with each of --seeds, VAL captions: how much seeds alone move each metric.
 Part "guards" (seed 0): each guard alone on top of the paper's reward, a one-factor ablation.
 
     .venv/bin/python experiments/cim_plus.py --part val [--scenes 200] [--group 8]
     .venv/bin/python experiments/cim_plus.py --part support      # then --part coverage, --part votes
     .venv/bin/python experiments/cim_plus.py --part repeats      # then --part sft, --part vote-share, --part redundancy
+    .venv/bin/python experiments/cim_plus.py --part seed-noise --seeds 0 1 2 3 4
     .venv/bin/python experiments/cim_plus.py --part train [--seeds 0 1 2]
     .venv/bin/python experiments/cim_plus.py --part guards [--guards "dedupe query" ...]
 
@@ -702,6 +704,23 @@ def run_redundancy(stored: dict[str, Any], n_scenes: int, group: int, seed: int)
             "val_rows": {name: val_row(c) for name, c in val.items()}}  # fmt: skip
 
 
+def run_seed_noise(stored: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
+    """Part "seed-noise": the shipped CIM+ trained from the base with each seed, greedy VAL captions: how far seeds
+    alone move each metric, and the standard error of a two-seed mean (what the VAL parts compare); the base beside."""
+    from shapes_runs import base_captioner, evaluate_models, grpo_recipe, grpo_run
+
+    plus, base, scorer = reward_arms(stored)["CIM+SVRND"], base_captioner(), paper_scorer()
+    per_seed = [evaluate_models({"CIM+": grpo_run(grpo_recipe(base, s, plus), f"CIM+ seed {s}")}, scorer, split="val")["CIM+"]
+                for s in seeds]  # fmt: skip
+    metrics = (*HEADLINE_METRICS, "redundant_share")
+    values = {m: np.array([run[m] for run in per_seed]) for m in metrics}
+    base_val = evaluate_models({"base": base}, scorer, split="val")["base"]
+    return {"seeds": seeds, "base": {m: rnd(float(base_val[m])) for m in metrics}, "per_seed": {m: [rnd(float(v)) for v in values[m]] for m in metrics},
+            "mean": {m: rnd(float(v.mean())) for m, v in values.items()},
+            "sd": {m: rnd(float(v.std(ddof=1))) for m, v in values.items()},
+            "se_of_two_seed_mean": {m: rnd(float(v.std(ddof=1) / np.sqrt(2))) for m, v in values.items()}}  # fmt: skip
+
+
 def run_train(seeds: list[int], stored: dict[str, Any], arms: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from shapes_runs import base_captioner, evaluate_models, grpo_recipe, grpo_run, seed_summary, sft_baseline
 
@@ -726,8 +745,8 @@ def run_train(seeds: list[int], stored: dict[str, Any], arms: list[str]) -> tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=("val", "support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "train",
-                                           "guards"),
+    parser.add_argument("--part", choices=("val", "support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "seed-noise",
+                                           "train", "guards"),
                         required=True)  # fmt: skip
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), help="arms of --part train (base first)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -746,7 +765,7 @@ def main() -> None:
     if args.part == "val":
         part["val"] = run_val(args.scenes, args.group, args.seed, args.candidates)
         headline["val_twin"] = val_headline(part["val"])
-    elif args.part in ("support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "train") and "val" not in stored:
+    elif args.part in ("support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "seed-noise", "train") and "val" not in stored:
         raise SystemExit(f"run --part val first: {args.out} has no VAL choice")
     elif args.part in ("coverage", "votes") and "support" not in stored:
         raise SystemExit(f"run --part support first: {args.out} has no visual-support choice")
@@ -758,6 +777,9 @@ def main() -> None:
         raise SystemExit(f"run --part sft first: {args.out} has no SFT+CIM+ learning rate")
     elif args.part == "redundancy" and "vote-share" not in stored:
         raise SystemExit(f"run --part vote-share first: {args.out} has no relation-vote form")
+    elif args.part == "seed-noise":
+        part["seed-noise"] = run_seed_noise(stored, args.seeds)
+        headline["seed-noise"] = {k: part["seed-noise"][k] for k in ("seeds", "base", "mean", "sd", "se_of_two_seed_mean")}
     elif args.part == "redundancy":
         part["redundancy"] = run_redundancy(stored, args.scenes, args.group, args.seed)
         headline["redundancy"] = {k: part["redundancy"][k] for k in ("writers", "means", "sft_means", "chosen", "why", "val_rows")}
