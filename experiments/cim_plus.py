@@ -32,7 +32,7 @@ Part "guards" (seed 0): each guard alone on top of the paper's reward, a one-fac
     .venv/bin/python experiments/cim_plus.py --part val [--scenes 200] [--group 8]
     .venv/bin/python experiments/cim_plus.py --part support      # then --part coverage, --part votes
     .venv/bin/python experiments/cim_plus.py --part repeats      # then --part sft, --part vote-share, --part redundancy
-    .venv/bin/python experiments/cim_plus.py --part seed-noise --seeds 0 1 2 3 4
+    .venv/bin/python experiments/cim_plus.py --part seed-noise --seeds 0 1 2 3 4 [--variant group-16]
     .venv/bin/python experiments/cim_plus.py --part train [--seeds 0 1 2]
     .venv/bin/python experiments/cim_plus.py --part guards [--guards "dedupe query" ...]
 
@@ -209,6 +209,10 @@ and cut rep-4 from 0.277 to 0.075. At p = 1 one redundant sentence of five costs
 relation's vote earns (0.1·0.58), so stating a relation at all is a risk early in training, when the base's
 relation sentences are often repeats. p = 0.25 (one of five costs 0.05, about one vote) was added; the rule is
 unchanged, and with two candidates the smallest qualifying p is chosen."""
+NOISE_VARIANTS: dict[str, tuple[str, ...]] = {"shipped": (), "group-16": ("grpo.num_generations=16",)}
+"""Part "seed-noise": the shipped CIM+ as it is, and with 16 samples per prompt instead of 8 (twice the samples per
+step, the same prompts): does a better-estimated group advantage make seeds agree more? A measurement on VAL, not
+a choice."""
 CIM_PLUS_GRPO = ("grpo.kl_beta=0.001", "grpo.mask_truncated_completions=true")
 """GRPO keys of CIM+: the release's KL coefficient and no loss on truncated completions."""
 GUARDS: dict[str, tuple[str, ...]] = {
@@ -704,18 +708,19 @@ def run_redundancy(stored: dict[str, Any], n_scenes: int, group: int, seed: int)
             "val_rows": {name: val_row(c) for name, c in val.items()}}  # fmt: skip
 
 
-def run_seed_noise(stored: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
-    """Part "seed-noise": the shipped CIM+ trained from the base with each seed, greedy VAL captions: how far seeds
-    alone move each metric, and the standard error of a two-seed mean (what the VAL parts compare); the base beside."""
+def run_seed_noise(stored: dict[str, Any], seeds: list[int], variant: str) -> dict[str, Any]:
+    """Part "seed-noise": the shipped CIM+ (with a NOISE_VARIANTS variant) trained from the base with each seed, greedy
+    VAL captions: how far seeds alone move each metric, and the standard error of a two-seed mean (what the VAL
+    parts compare); the base beside."""
     from shapes_runs import base_captioner, evaluate_models, grpo_recipe, grpo_run
 
-    plus, base, scorer = reward_arms(stored)["CIM+SVRND"], base_captioner(), paper_scorer()
-    per_seed = [evaluate_models({"CIM+": grpo_run(grpo_recipe(base, s, plus), f"CIM+ seed {s}")}, scorer, split="val")["CIM+"]
+    plus, base, scorer = [*reward_arms(stored)["CIM+SVRND"], *NOISE_VARIANTS[variant]], base_captioner(), paper_scorer()
+    per_seed = [evaluate_models({"CIM+": grpo_run(grpo_recipe(base, s, plus), f"CIM+ {variant} seed {s}")}, scorer, split="val")["CIM+"]
                 for s in seeds]  # fmt: skip
     metrics = (*HEADLINE_METRICS, "redundant_share")
     values = {m: np.array([run[m] for run in per_seed]) for m in metrics}
     base_val = evaluate_models({"base": base}, scorer, split="val")["base"]
-    return {"seeds": seeds, "base": {m: rnd(float(base_val[m])) for m in metrics}, "per_seed": {m: [rnd(float(v)) for v in values[m]] for m in metrics},
+    return {"seeds": seeds, "overrides": list(NOISE_VARIANTS[variant]), "base": {m: rnd(float(base_val[m])) for m in metrics}, "per_seed": {m: [rnd(float(v)) for v in values[m]] for m in metrics},
             "mean": {m: rnd(float(v.mean())) for m, v in values.items()},
             "sd": {m: rnd(float(v.std(ddof=1))) for m, v in values.items()},
             "se_of_two_seed_mean": {m: rnd(float(v.std(ddof=1) / np.sqrt(2))) for m, v in values.items()}}  # fmt: skip
@@ -757,6 +762,7 @@ def main() -> None:
                         help="VAL candidates to measure (CIM, the paper's reward, must be among them)")
     parser.add_argument("--guards", nargs="+", choices=list(GUARDS), default=list(GUARDS),
                         help="guard arms of --part guards (default: all)")
+    parser.add_argument("--variant", choices=list(NOISE_VARIANTS), default="shipped", help="GRPO variant of --part seed-noise")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     stored = json.loads(args.out.read_text()) if args.out.is_file() else {}
@@ -778,8 +784,11 @@ def main() -> None:
     elif args.part == "redundancy" and "vote-share" not in stored:
         raise SystemExit(f"run --part vote-share first: {args.out} has no relation-vote form")
     elif args.part == "seed-noise":
-        part["seed-noise"] = run_seed_noise(stored, args.seeds)
-        headline["seed-noise"] = {k: part["seed-noise"][k] for k in ("seeds", "base", "mean", "sd", "se_of_two_seed_mean")}
+        measured = run_seed_noise(stored, args.seeds, args.variant)
+        earlier = {variant: m for variant, m in stored.get("seed-noise", {}).items() if variant in NOISE_VARIANTS}
+        part["seed-noise"] = earlier | {args.variant: measured}
+        headline["seed-noise"] = {variant: {k: m[k] for k in ("seeds", "overrides", "base", "mean", "sd", "se_of_two_seed_mean")}
+                                  for variant, m in part["seed-noise"].items()}  # fmt: skip
     elif args.part == "redundancy":
         part["redundancy"] = run_redundancy(stored, args.scenes, args.group, args.seed)
         headline["redundancy"] = {k: part["redundancy"][k] for k in ("writers", "means", "sft_means", "chosen", "why", "val_rows")}
