@@ -149,4 +149,6 @@ def test_the_cim_plus_recipe_is_what_was_chosen_on_val():
     for part in ("repeats", "vote-share", "redundancy"):  # tried on VAL, not chosen
         assert stored[part]["chosen"] is None
     assert plus.reward.redundancy == 0.0
-    assert plus.grpo.replace(kl_beta=0.0, mask_truncated_completions=False) == paper.grpo
+    assert stored["group"]["chosen"] == "group-16"  # 16 samples per prompt; the 4-gram penalty was not chosen
+    assert (plus.grpo.num_generations, plus.grpo.repetition_penalty) == (16, 0.0)
+    assert plus.grpo.replace(kl_beta=0.0, mask_truncated_completions=False, num_generations=8) == paper.grpo
