@@ -146,7 +146,7 @@ def test_the_cim_plus_recipe_is_what_was_chosen_on_val():
     assert plus.gallery == chosen["gallery"]
     assert plus.reward == paper.reward.replace(**chosen["options"], **support_options)
     assert (plus.grpo.kl_beta, plus.grpo.mask_truncated_completions) == (0.001, True)
-    for part in ("repeats", "vote-share", "redundancy"):  # tried on VAL, not chosen
+    for part in ("repeats", "vote-share", "redundancy", "padding"):  # tried on VAL, not chosen
         assert stored[part]["chosen"] is None
     assert plus.reward.redundancy == 0.0
     assert stored["group"]["chosen"] == "group-16"  # 16 samples per prompt; the 4-gram penalty was not chosen
