@@ -847,6 +847,15 @@ def run_train(seeds: list[int], stored: dict[str, Any], arms: list[str]) -> tupl
     return {arm: seed_summary([run[arm] for run in per_seed]) for arm in arms}, per_seed
 
 
+PREREQUISITES = {
+    "coverage": ("support", "visual-support choice"), "votes": ("support", "visual-support choice"),
+    "repeats": ("votes", "relation-votes choice"), "sft": ("repeats", "repeat-penalty choice"),
+    "vote-share": ("sft", "SFT+CIM+ learning rate"), "redundancy": ("vote-share", "relation-vote form"),
+    "group": ("redundancy", "redundancy-penalty choice"), "padding": ("group", "group-size choice"),
+}
+"""Each VAL part after "support": the part whose stored choice it builds on, and what that choice is."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", choices=("val", "support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "seed-noise",
@@ -872,20 +881,9 @@ def main() -> None:
         headline["val_twin"] = val_headline(part["val"])
     elif args.part in ("support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "seed-noise", "group", "padding", "train") and "val" not in stored:
         raise SystemExit(f"run --part val first: {args.out} has no VAL choice")
-    elif args.part in ("coverage", "votes") and "support" not in stored:
-        raise SystemExit(f"run --part support first: {args.out} has no visual-support choice")
-    elif args.part == "repeats" and "votes" not in stored:
-        raise SystemExit(f"run --part votes first: {args.out} has no relation-votes choice")
-    elif args.part == "sft" and "repeats" not in stored:
-        raise SystemExit(f"run --part repeats first: {args.out} has no repeat-penalty choice")
-    elif args.part == "vote-share" and "sft" not in stored:
-        raise SystemExit(f"run --part sft first: {args.out} has no SFT+CIM+ learning rate")
-    elif args.part == "redundancy" and "vote-share" not in stored:
-        raise SystemExit(f"run --part vote-share first: {args.out} has no relation-vote form")
-    elif args.part == "group" and "redundancy" not in stored:
-        raise SystemExit(f"run --part redundancy first: {args.out} has no redundancy-penalty choice")
-    elif args.part == "padding" and "group" not in stored:
-        raise SystemExit(f"run --part group first: {args.out} has no group-size choice")
+    elif args.part in PREREQUISITES and PREREQUISITES[args.part][0] not in stored:
+        needed, what = PREREQUISITES[args.part]
+        raise SystemExit(f"run --part {needed} first: {args.out} has no {what}")
     elif args.part in ("group", "padding"):
         part[args.part] = (run_group if args.part == "group" else run_padding)(stored, args.seeds[:2])
         headline[args.part] = {k: part[args.part][k] for k in ("seeds", "means", "meets_base_bars", "chosen", "why")}
