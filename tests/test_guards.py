@@ -55,6 +55,12 @@ def test_guard_rewards_follow_their_formulas():
     chat = [{"role": "assistant", "content": "A star. A star. A star. A moon."}]
     assert sentences.__name__ == "sentence_repeat_penalty"
     assert sentences(completions=["A star. A moon.", "A star. a star!", chat]) == pytest.approx([0.0, -0.25, -0.25])
+    (words,), _ = guard_rewards(0.5, 2, repetition_unit="word")
+    assert words.__name__ == "word_repetition_penalty"
+    # "the star is left of the star": bigram "the star" repeats once in 6 bigrams; case and punctuation ignored
+    assert words(completions=["The star is left of the Star.", "A star.", chat]) == pytest.approx([-0.5 / 6, 0.0, -0.5 * 4 / 7])
+    with pytest.raises(OptionError, match="repetition_unit"):
+        GRPOOptions.parse({"repetition_unit": "char"})
     with pytest.raises(OptionError, match="overlong_buffer=64 must be below max_completion_length=64"):
         GRPOOptions.parse({"overlong_buffer": 64, "max_completion_length": 64})
     with pytest.raises(OptionError, match="repetition_penalty': Input should be greater than or equal to 0"):

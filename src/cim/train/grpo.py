@@ -47,7 +47,8 @@ class GRPOOptions(Options):
     reward_threads: int | None = Field(None, ge=1)  # torch threads of the in-process scorer (None: as the policy's)
     # guards (cim.train.guards): all off by default
     repetition_penalty: float = Field(0.0, ge=0)  # p of the n-gram repetition penalty −p·(1 − distinct/total); 0: off
-    repetition_ngram: int = Field(3, ge=1)  # n of that penalty (token n-grams)
+    repetition_ngram: int = Field(3, ge=1)  # n of that penalty
+    repetition_unit: Literal["token", "word"] = "token"  # n-grams of tokenizer ids (TRL's) or of lower-case words
     sentence_repeat_penalty: float = Field(0.0, ge=0)  # p of −p·(share of sentences repeating an earlier one); 0: off
     overlong_buffer: int = Field(0, ge=0)  # DAPO's soft over-length penalty over the last N tokens; 0: off
     mask_truncated_completions: bool = False  # TRL: truncated completions contribute no loss
@@ -142,7 +143,7 @@ def make_grpo_trainer(
     policy = load_policy_for_training(path, options.freeze_vision)
     guards, guard_weights = guard_rewards(
         options.repetition_penalty, options.repetition_ngram, options.overlong_buffer, options.max_completion_length,
-        options.sentence_repeat_penalty,
+        options.sentence_repeat_penalty, options.repetition_unit,
     )
     rewards = [*cim_reward_functions(scorer, options.components, options.empty_reward, options.reward_threads), *guards]
     weights = [*cim_reward_weights(scorer, options.components), *guard_weights]
