@@ -69,15 +69,15 @@ def test_guard_rewards_follow_their_formulas():
         GRPOOptions.parse({"sentence_repeat_penalty": -0.5})
 
 
-@pytest.mark.parametrize("aggregation", ["sum_then_normalize", "normalize_then_sum"])
-def test_guards_are_reward_components_of_real_grpo_steps(shapes_gallery, tmp_path, aggregation):
+@pytest.mark.parametrize(("aggregation", "unit"), [("sum_then_normalize", "token"), ("normalize_then_sum", "word")])
+def test_guards_are_reward_components_of_real_grpo_steps(shapes_gallery, tmp_path, aggregation, unit):
     model_dir = build_tiny_vlm(tmp_path / "tiny", seed=0)
     dataset = grpo_dataset(split_scenes("train", 4), image_size=84, reward_image_size=128)
     scorer = CIMScorer(shapes_gallery)
     options = GRPOOptions(
         learning_rate=1e-2, prompts_per_step=2, num_generations=2, max_completion_length=16, max_steps=2, logging_steps=1,
         repetition_penalty=1.0, overlong_buffer=8, mask_truncated_completions=True, kl_beta=0.001, sentence_repeat_penalty=1.0,
-        multi_objective_aggregation=aggregation,
+        multi_objective_aggregation=aggregation, repetition_unit=unit,
     )  # fmt: skip
     trainer = make_grpo_trainer(model_dir, dataset, scorer, tmp_path / "run", options)
     assert (trainer.args.mask_truncated_completions, trainer.args.multi_objective_aggregation, trainer.args.beta) == (
@@ -86,7 +86,7 @@ def test_guards_are_reward_components_of_real_grpo_steps(shapes_gallery, tmp_pat
     logs = [entry for entry in trainer.state.log_history if "rewards/cim_grc/mean" in entry]
     assert len(logs) == 2
     for entry in logs:
-        repetition = entry["rewards/repetition_penalty_reward/mean"]
+        repetition = entry[f"rewards/{'word_repetition_penalty' if unit == 'word' else 'repetition_penalty_reward'}/mean"]
         overlong = entry["rewards/soft_overlong_punishment_reward/mean"]
         sentences = entry["rewards/sentence_repeat_penalty/mean"]
         assert -1.0 <= repetition <= 0.0 and -1.0 <= overlong <= 0.0 and -1.0 < sentences <= 0.0 and math.isfinite(entry["kl"])

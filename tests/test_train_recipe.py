@@ -152,3 +152,12 @@ def test_the_cim_plus_recipe_is_what_was_chosen_on_val():
     assert stored["group"]["chosen"] == "group-16"  # 16 samples per prompt; the 4-gram penalty was not chosen
     assert (plus.grpo.num_generations, plus.grpo.repetition_penalty) == (16, 0.0)
     assert plus.grpo.replace(kl_beta=0.0, mask_truncated_completions=False, num_generations=8) == paper.grpo
+
+
+def test_a_field_added_later_does_not_change_the_keys_of_cached_runs():
+    from cim.train.shapes_pipeline import recipe_key
+
+    # the key shapes-tiny had before grpo.repetition_unit existed: cached runs stay reused
+    assert recipe_key(load_recipe("shapes-tiny")) == "cfe554deb7b3"
+    assert "repetition_unit" in load_recipe("shapes-tiny").to_dict()["grpo"]
+    assert recipe_key(load_recipe("shapes-tiny", ["grpo.repetition_unit=word"])) != "cfe554deb7b3"

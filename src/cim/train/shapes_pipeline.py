@@ -49,9 +49,19 @@ def ensure_grpo(recipe: GRPORecipe, out: Path, device: str | None = None) -> Pat
         return run_grpo(recipe, out, resume=(out / "recipe.yaml").is_file(), device=device)
 
 
+KEYLESS_AT_DEFAULT = {"grpo": {"repetition_unit": "token"}}
+"""Recipe fields added after runs had been cached: left out of a run's key while at their default, so those runs are
+still reused; at any other value they are part of the key."""
+
+
 def recipe_key(recipe: SFTRecipe | GRPORecipe) -> str:
     """A short hash of a recipe: a cached run is reused only for the same recipe."""
-    return hashlib.sha256(json.dumps(recipe.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+    data = recipe.to_dict()
+    for section, fields in KEYLESS_AT_DEFAULT.items():
+        for field, default in fields.items():
+            if data.get(section, {}).get(field) == default:
+                del data[section][field]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def ensure_base_captioner(root: Path, overrides: Sequence[str] = ()) -> Path:
