@@ -149,9 +149,13 @@ def test_the_cim_plus_recipe_is_what_was_chosen_on_val():
     for part in ("repeats", "vote-share", "redundancy", "padding"):  # tried on VAL, not chosen
         assert stored[part]["chosen"] is None
     assert plus.reward.redundancy == 0.0
-    assert stored["group"]["chosen"] == "group-16"  # 16 samples per prompt; the 4-gram penalty was not chosen
-    assert (plus.grpo.num_generations, plus.grpo.repetition_penalty) == (16, 0.0)
-    assert plus.grpo.replace(kl_beta=0.0, mask_truncated_completions=False, num_generations=8) == paper.grpo
+    assert stored["group"]["chosen"] == "group-16"  # 16 samples per prompt; the token 4-gram penalty was not chosen
+    assert stored["word-repeats"]["chosen"] == "word-rep4-0.35"  # the word 4-gram penalty at p 0.35
+    word = {"repetition_penalty": 0.35, "repetition_ngram": 4, "repetition_unit": "word"}
+    assert {key: getattr(plus.grpo, key) for key in word} == word and plus.grpo.num_generations == 16
+    unchosen = {"kl_beta": 0.0, "mask_truncated_completions": False, "num_generations": 8, "repetition_penalty": 0.0,
+                "repetition_ngram": paper.grpo.repetition_ngram, "repetition_unit": "token"}  # fmt: skip
+    assert plus.grpo.replace(**unchosen) == paper.grpo
 
 
 def test_a_field_added_later_does_not_change_the_keys_of_cached_runs():
