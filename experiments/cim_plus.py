@@ -37,7 +37,7 @@ Part "guards" (seed 0): each guard alone on top of the paper's reward, a one-fac
     .venv/bin/python experiments/cim_plus.py --part support      # then --part coverage, --part votes
     .venv/bin/python experiments/cim_plus.py --part repeats      # then --part sft, --part vote-share, --part redundancy
     .venv/bin/python experiments/cim_plus.py --part seed-noise --seeds 0 1 2 3 4 [--variant group-16]
-    .venv/bin/python experiments/cim_plus.py --part group        # after --part redundancy; then --part padding
+    .venv/bin/python experiments/cim_plus.py --part group        # after --part redundancy; then --part padding, --part word-repeats
     .venv/bin/python experiments/cim_plus.py --part train [--seeds 0 1 2]
     .venv/bin/python experiments/cim_plus.py --part guards [--guards "dedupe query" ...]
 
