@@ -31,6 +31,8 @@ CIM+ with each of --seeds, VAL captions: how much seeds alone move each metric. 
 docstring from greedy VAL captions of seeds 0 and 1; part "padding" (after "group"): the redundancy penalty on that
 (PADDING_CANDIDATES), chosen the same way; part "word-repeats" (after "padding"): a penalty on repeated word 4-grams
 (WORD_REPEAT_CANDIDATES), chosen by the rule in its docstring, from the base (seeds 0, 1) and from SFT (seed 0).
+Part "val-guards" (after "word-repeats"; no training, no choice): part "val"'s measures of the shipped CIM+ with its
+GRPO guard components added to the reward, the total GRPO ranks samples by.
 Part "guards" (seed 0): each guard alone on top of the paper's reward, a one-factor ablation.
 
     .venv/bin/python experiments/cim_plus.py --part val [--scenes 200] [--group 8]
@@ -38,6 +40,7 @@ Part "guards" (seed 0): each guard alone on top of the paper's reward, a one-fac
     .venv/bin/python experiments/cim_plus.py --part repeats      # then --part sft, --part vote-share, --part redundancy
     .venv/bin/python experiments/cim_plus.py --part seed-noise --seeds 0 1 2 3 4 [--variant group-16]
     .venv/bin/python experiments/cim_plus.py --part group        # after --part redundancy; then --part padding, --part word-repeats
+    .venv/bin/python experiments/cim_plus.py --part val-guards   # after --part word-repeats
     .venv/bin/python experiments/cim_plus.py --part train [--seeds 0 1 2]
     .venv/bin/python experiments/cim_plus.py --part guards [--guards "dedupe query" ...]
 
@@ -54,6 +57,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -405,10 +409,22 @@ class MemoisedTextEncoder:
         return TextEmbedding(vectors, np.array([n for _, n in rows], dtype=np.int64), self.max_tokens)
 
 
-def measure(policy: Path, n_scenes: int, group: int, seed: int, candidates: dict[str, tuple[str, dict[str, Any]]]
-            ) -> tuple[dict[str, Any], dict[str, float]]:  # fmt: skip
-    """Each candidate's twins, level ordering and within-group signal over `policy`'s samples of VAL scenes;
-    also the samples' mean fact metrics."""
+class GuardedScorer:
+    """A scorer whose rewards include GRPO guard components (TRL reward functions of the completions' text): the
+    total that GRPO ranks a group by."""
+
+    def __init__(self, scorer: CIMScorer, guards: list[Any]) -> None:
+        self.scorer, self.guards = scorer, guards
+
+    def score(self, captions: list[str], sources: list[Any]) -> list[SimpleNamespace]:
+        extra = np.sum([guard(completions=list(captions)) for guard in self.guards], axis=0)
+        return [SimpleNamespace(reward=s.reward + e) for s, e in zip(self.scorer.score(captions, sources), extra)]
+
+
+def measure(policy: Path, n_scenes: int, group: int, seed: int, candidates: dict[str, tuple[str, dict[str, Any]]],
+            guards: dict[str, list[Any]] | None = None) -> tuple[dict[str, Any], dict[str, float]]:  # fmt: skip
+    """Each candidate's twins, level ordering and within-group signal over `policy`'s samples of VAL scenes (with
+    the candidate's `guards` added to its reward, where given); also the samples' mean fact metrics."""
     scenes = split_scenes("val", n_scenes)
     sources = [render_scene(scene, 128) for scene in scenes]
     log(f"samples of {policy}: {n_scenes} VAL scenes × {group}")
@@ -425,6 +441,7 @@ def measure(policy: Path, n_scenes: int, group: int, seed: int, candidates: dict
         scorer = CIMScorer(resolve_gallery(gallery), ScorerOptions.parse(overrides), text_encoder=text_encoder)
         text_encoder = text_encoder or MemoisedTextEncoder(scorer.text_encoder)
         scorer.text_encoder = text_encoder
+        scorer = GuardedScorer(scorer, guards[name]) if guards and name in guards else scorer
         results[name] = {
             "gallery": gallery,
             "options": overrides,
@@ -893,6 +910,26 @@ def run_word_repeats(stored: dict[str, Any], seeds: list[int]) -> dict[str, Any]
             "meets_base_bars": bars, "per_seed": per_seed, "from_sft": from_sft, "chosen": chosen, "why": why}  # fmt: skip
 
 
+def run_val_guards(stored: dict[str, Any], n_scenes: int, group: int, seed: int) -> dict[str, Any]:
+    """Part "val-guards": the shipped CIM+'s VAL bars (twins, levels, within-group signal over the base's samples)
+    with its GRPO guard components added to the reward, beside the reward alone. Guards that read token ids (the
+    token n-gram penalty, the over-length penalty) are refused: they need the policy's tokenizer."""
+    from cim.train.guards import guard_rewards
+    from cim.train.recipe import load_recipe
+
+    recipe = load_recipe("shapes-tiny", reward_arms(stored)[HEADLINE_ARMS["CIM+"]])
+    g = recipe.grpo
+    if (g.repetition_penalty and g.repetition_unit == "token") or g.overlong_buffer:
+        raise SystemExit("part val-guards reads completions' text only: token n-gram and over-length penalties are not supported")
+    guards, _ = guard_rewards(g.repetition_penalty, g.repetition_ngram, 0, g.max_completion_length, g.sentence_repeat_penalty, g.repetition_unit)
+    options = recipe.reward.model_dump(exclude_defaults=True)
+    names = {"reward": "CIM+ reward alone", "total": "CIM+ with its GRPO guards"}
+    results, samples = measure(default_base_captioner(), n_scenes, group, seed,
+                               {name: (recipe.gallery, options) for name in names.values()}, {names["total"]: guards})  # fmt: skip
+    return {"guards": [guard.__name__ for guard in guards], "candidates": results, "samples": samples,
+            "val_rows": {name: val_row(c) for name, c in results.items()}}  # fmt: skip
+
+
 def run_seed_noise(stored: dict[str, Any], seeds: list[int], variant: str) -> dict[str, Any]:
     """Part "seed-noise": the shipped CIM+ (with a NOISE_VARIANTS variant) trained from the base with each seed, greedy
     VAL captions: how far seeds alone move each metric, and the standard error of a two-seed mean (what the VAL
@@ -938,7 +975,7 @@ PREREQUISITES = {
     "repeats": ("votes", "relation-votes choice"), "sft": ("repeats", "repeat-penalty choice"),
     "vote-share": ("sft", "SFT+CIM+ learning rate"), "redundancy": ("vote-share", "relation-vote form"),
     "group": ("redundancy", "redundancy-penalty choice"), "padding": ("group", "group-size choice"),
-    "word-repeats": ("padding", "padding-penalty choice"),
+    "word-repeats": ("padding", "padding-penalty choice"), "val-guards": ("word-repeats", "word-penalty choice"),
 }
 """Each VAL part after "support": the part whose stored choice it builds on, and what that choice is."""
 
@@ -946,7 +983,7 @@ PREREQUISITES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", choices=("val", "support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "seed-noise",
-                                           "group", "padding", "word-repeats", "train", "guards"),
+                                           "group", "padding", "word-repeats", "val-guards", "train", "guards"),
                         required=True)  # fmt: skip
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), help="arms of --part train (base first)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -966,11 +1003,14 @@ def main() -> None:
     if args.part == "val":
         part["val"] = run_val(args.scenes, args.group, args.seed, args.candidates)
         headline["val_twin"] = val_headline(part["val"])
-    elif args.part in ("support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "seed-noise", "group", "padding", "word-repeats", "train") and "val" not in stored:
+    elif args.part in ("support", "coverage", "votes", "repeats", "sft", "vote-share", "redundancy", "seed-noise", "group", "padding", "word-repeats", "val-guards", "train") and "val" not in stored:
         raise SystemExit(f"run --part val first: {args.out} has no VAL choice")
     elif args.part in PREREQUISITES and PREREQUISITES[args.part][0] not in stored:
         needed, what = PREREQUISITES[args.part]
         raise SystemExit(f"run --part {needed} first: {args.out} has no {what}")
+    elif args.part == "val-guards":
+        part["val-guards"] = run_val_guards(stored, args.scenes, args.group, args.seed)
+        headline["val_twin"] = stored["headline"]["val_twin"] | {"CIM+ with its GRPO guards": part["val-guards"]["val_rows"]["CIM+ with its GRPO guards"]}
     elif args.part == "word-repeats":
         part["word-repeats"] = run_word_repeats(stored, args.seeds[:2])
         headline["word-repeats"] = {k: part["word-repeats"][k] for k in ("writers", "seeds", "means", "sft_means", "meets_base_bars", "chosen", "why")}
