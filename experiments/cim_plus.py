@@ -287,6 +287,7 @@ CIM_PLUS_GRPO = ("grpo.kl_beta=0.001", "grpo.mask_truncated_completions=true")
 GUARDS: dict[str, tuple[str, ...]] = {
     "dedupe query": ("reward.dedupe_sentences=true",),
     "repetition penalty": ("grpo.repetition_penalty=1.0", "grpo.repetition_ngram=4"),
+    "word repetition penalty": ("grpo.repetition_penalty=1.0", "grpo.repetition_ngram=4", "grpo.repetition_unit=word"),
     "sentence-repeat penalty": ("grpo.sentence_repeat_penalty=1.0",),
     "over-length penalty": ("grpo.overlong_buffer=32",),
     "mask truncated": ("grpo.mask_truncated_completions=true",),
